@@ -1,0 +1,15 @@
+# The library.  Everything is compiled once into a convenience library
+# (tests link it directly to reach internals) and wrapped by the installed
+# shared/static library, which exports only the public dqlc_* names.
+noinst_LTLIBRARIES += libdqlc-core.la
+libdqlc_core_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden $(OPENSSL_CFLAGS)
+libdqlc_core_la_LIBADD = $(OPENSSL_LIBS)
+libdqlc_core_la_SOURCES = \
+	src/error.c src/error.h \
+	src/value.c \
+	src/wire/wire.h src/wire/buf.h src/wire/buf.c src/wire/encode.c src/wire/decode.c src/wire/rows.c
+
+lib_LTLIBRARIES += libdqlite-client.la
+libdqlite_client_la_SOURCES =
+libdqlite_client_la_LIBADD = libdqlc-core.la
+libdqlite_client_la_LDFLAGS = -version-info $(LIB_VERSION_INFO) -export-symbols-regex '^dqlc_[a-z]'
