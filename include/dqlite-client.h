@@ -181,6 +181,264 @@ DQLC_API void dqlc_value_clear(dqlc_value_t *v);
 /** Name of a type code ("INTEGER", "ISO8601", ...), "UNKNOWN" otherwise. */
 DQLC_API const char *dqlc_type_name(int type);
 
+/* =========================================================================
+ * Configuration
+ *
+ * A dqlc_config_t is a plain builder: one thread at a time.  Connections and
+ * pools copy what they need at creation, so it may be freed right after.
+ * Every key can be given in a URI query string or with dqlc_config_set();
+ * unknown keys and bad values are errors (DQLC_EINVAL naming the key), never
+ * silently ignored.
+ *
+ * URI:  dqlite://HOST:PORT[,HOST:PORT...][/DATABASE][?key=value&...]
+ *       e.g. dqlite://127.0.0.1:9001,127.0.0.1:9002/app?request_timeout_ms=2000
+ * Addresses are IPv4 literals or host names with a port ([v6]:port also
+ * parses).  The database defaults to "default".
+ *
+ * Keys (default):
+ *   database             "default"   database name OPENed on each connection
+ *   connect_timeout_ms   5000        whole leader search + dial + handshake
+ *   request_timeout_ms   10000       end-to-end deadline of one call (0 = none)
+ *   dial_timeout_ms      1000        one TCP connect to one node
+ *   max_message_bytes    67108864    largest server message accepted (64 MiB)
+ *   max_result_rows      0           cap on rows in one buffered result (0 = none)
+ *   probe_concurrency    8           leader probes run in parallel
+ *   backoff_base_ms      20          leader search retry backoff start
+ *   backoff_cap_ms       500         ... and cap (both jittered)
+ *   keepalive            1           SO_KEEPALIVE on sockets (30 s idle)
+ * Pool keys (see dqlc_pool_create) are accepted here too.
+ * ========================================================================= */
+
+typedef struct dqlc_config dqlc_config_t;
+
+DQLC_API DQLC_NODISCARD dqlc_config_t *dqlc_config_new(void); /* NULL when out of memory */
+DQLC_API void dqlc_config_free(dqlc_config_t *cfg);           /* NULL-safe */
+/** Set one key from its string form (the same keys as the URI). */
+DQLC_API int dqlc_config_set(dqlc_config_t *cfg, const char *key, const char *value,
+			     dqlc_error_t *err);
+/** Parse a dqlite:// URI: node list, database and query keys. */
+DQLC_API int dqlc_config_from_uri(dqlc_config_t *cfg, const char *uri, dqlc_error_t *err);
+/** Append one node address ("host:port") to the seed list. */
+DQLC_API int dqlc_config_add_node(dqlc_config_t *cfg, const char *address, dqlc_error_t *err);
+
+/**
+ * Custom dial hook.  Called (from whichever thread connects) to open a
+ * connection to `address` within `timeout_ms`.  Return 0 and a connected
+ * stream socket in *fd (the library takes ownership and closes it), or a
+ * non-zero errno value.  The library still does the dqlite handshake on it.
+ */
+typedef int (*dqlc_dial_fn)(void *arg, const char *address, int timeout_ms, int *fd);
+DQLC_API int dqlc_config_set_dial(dqlc_config_t *cfg, dqlc_dial_fn fn, void *arg,
+				  dqlc_error_t *err);
+
+/* Log levels for the log hook. */
+#define DQLC_LOG_DEBUG 10
+#define DQLC_LOG_INFO 20
+#define DQLC_LOG_WARN 30
+#define DQLC_LOG_ERROR 40
+/**
+ * Log hook: called for events at or above `min_level`, from any library
+ * thread, with no library lock held.  `msg` is valid only during the call.
+ * The library never prints to stdout/stderr itself.
+ */
+typedef void (*dqlc_log_fn)(void *arg, int level, const char *msg);
+DQLC_API int dqlc_config_set_log(dqlc_config_t *cfg, dqlc_log_fn fn, void *arg, int min_level,
+				 dqlc_error_t *err);
+
+/* =========================================================================
+ * Connection: one protocol connection, blocking, used from one thread at a
+ * time (it may be handed between threads).  The only call that may come from
+ * another thread while one is running is dqlc_conn_cancel().
+ * ========================================================================= */
+
+typedef struct dqlc_conn dqlc_conn_t;
+typedef struct dqlc_result dqlc_result_t;
+typedef struct dqlc_stmt dqlc_stmt_t;
+typedef struct dqlc_cursor dqlc_cursor_t;
+
+/**
+ * Connect to the cluster's leader and open the database.  `uri` (may be
+ * NULL) and `cfg` (may be NULL) are merged, the URI's values winning.
+ * Leader discovery: the last leader this process found for the same node list
+ * first, then all candidates probed in parallel (bounded), a redirect trusted
+ * only once the named node confirms, jittered backoff between rounds, all
+ * under connect_timeout_ms.  Fails with DQLC_ENOLEADER (nodes answered, none
+ * leads) or DQLC_ECONNECT (no node reachable) or DQLC_ETIMEDOUT.
+ */
+DQLC_API int dqlc_connect(const char *uri, const dqlc_config_t *cfg, dqlc_conn_t **out,
+			  dqlc_error_t *err);
+/**
+ * Connect to exactly this node (no leader discovery, no OPEN until the first
+ * SQL call): for admin requests that target a node (describe, weight, dump,
+ * leader) and for tools.
+ */
+DQLC_API int dqlc_connect_node(const char *address, const dqlc_config_t *cfg,
+			       dqlc_conn_t **out, dqlc_error_t *err);
+/** Close; a connection leased from a pool goes back to its pool. NULL-safe. */
+DQLC_API void dqlc_conn_close(dqlc_conn_t *conn);
+
+/**
+ * Run SQL that returns no rows (every statement of a multi-statement script
+ * runs; parameters bind to the first).  *out (if out is not NULL) receives a
+ * result carrying last insert id and rows affected.
+ */
+DQLC_API int dqlc_conn_exec(dqlc_conn_t *conn, const char *sql, const dqlc_value_t *params,
+			    size_t n, dqlc_result_t **out, dqlc_error_t *err);
+/** Run one row-returning statement; the whole result is read into *out. */
+DQLC_API int dqlc_conn_query(dqlc_conn_t *conn, const char *sql, const dqlc_value_t *params,
+			     size_t n, dqlc_result_t **out, dqlc_error_t *err);
+/**
+ * First column of the first row as an owned copy (release with
+ * dqlc_value_clear).  No row gives a NULL value and returns 0.
+ */
+DQLC_API int dqlc_conn_fetchval(dqlc_conn_t *conn, const char *sql, const dqlc_value_t *params,
+				size_t n, dqlc_value_t *out, dqlc_error_t *err);
+DQLC_API int dqlc_conn_begin(dqlc_conn_t *conn, dqlc_error_t *err);
+DQLC_API int dqlc_conn_commit(dqlc_conn_t *conn, dqlc_error_t *err);
+DQLC_API int dqlc_conn_rollback(dqlc_conn_t *conn, dqlc_error_t *err);
+/** True between a successful BEGIN and its COMMIT/ROLLBACK (or its loss). */
+DQLC_API bool dqlc_conn_in_transaction(const dqlc_conn_t *conn);
+/** Deadline for each following call on this connection (0 = none). */
+DQLC_API int dqlc_conn_set_timeout(dqlc_conn_t *conn, int64_t timeout_ms, dqlc_error_t *err);
+/**
+ * From any thread: ask the call running on `conn` to stop.  A query in
+ * progress is interrupted (INTERRUPT, then the rest of its rows are drained)
+ * and fails with DQLC_ECANCELED, leaving the connection usable.  No-op when
+ * nothing runs.
+ */
+DQLC_API void dqlc_conn_cancel(dqlc_conn_t *conn);
+/** The address of the node this connection talks to. */
+DQLC_API const char *dqlc_conn_address(const dqlc_conn_t *conn);
+/** False once the connection broke (I/O error, leadership lost); such a
+ *  connection only fails further calls with DQLC_EIO: close it. */
+DQLC_API bool dqlc_conn_usable(const dqlc_conn_t *conn);
+
+/* ---- Prepared statements: belong to their connection ---------------------- */
+
+DQLC_API int dqlc_conn_prepare(dqlc_conn_t *conn, const char *sql, dqlc_stmt_t **out,
+			       dqlc_error_t *err);
+/** Number of parameters the statement takes. */
+DQLC_API size_t dqlc_stmt_param_count(const dqlc_stmt_t *stmt);
+DQLC_API int dqlc_stmt_exec(dqlc_stmt_t *stmt, const dqlc_value_t *params, size_t n,
+			    dqlc_result_t **out, dqlc_error_t *err);
+DQLC_API int dqlc_stmt_query(dqlc_stmt_t *stmt, const dqlc_value_t *params, size_t n,
+			     dqlc_result_t **out, dqlc_error_t *err);
+/** Finalize on the server and free.  Once finalized (or once its connection
+ *  broke or closed) the id is never sent again.  NULL-safe. */
+DQLC_API void dqlc_stmt_finalize(dqlc_stmt_t *stmt);
+
+/* ---- Streaming: a cursor over a large result, one server batch at a time -- */
+
+/** Start a query whose rows are read as they arrive.  The cursor pins the
+ *  connection: no other call on it until dqlc_cursor_close(). */
+DQLC_API int dqlc_conn_cursor(dqlc_conn_t *conn, const char *sql, const dqlc_value_t *params,
+			      size_t n, dqlc_cursor_t **out, dqlc_error_t *err);
+/** Advance to the next row: true if there is one; false at the end or on
+ *  error (then dqlc_cursor_error() tells which). */
+DQLC_API bool dqlc_cursor_next(dqlc_cursor_t *cur);
+DQLC_API int dqlc_cursor_error(const dqlc_cursor_t *cur, dqlc_error_t *err);
+DQLC_API size_t dqlc_cursor_column_count(const dqlc_cursor_t *cur);
+DQLC_API const char *dqlc_cursor_column_name(const dqlc_cursor_t *cur, size_t col);
+/** The current row's value; valid until the next dqlc_cursor_next(). */
+DQLC_API const dqlc_value_t *dqlc_cursor_value(const dqlc_cursor_t *cur, size_t col);
+/** Close; if rows remain, INTERRUPT and drain so the connection stays usable. */
+DQLC_API void dqlc_cursor_close(dqlc_cursor_t *cur);
+
+/* =========================================================================
+ * Results: immutable once returned; many threads may read one at once.
+ * Freed once by its owner with dqlc_result_free().
+ *
+ * Typed accessors convert like sqlite3_column_*: int64 of a FLOAT truncates,
+ * of TEXT parses a leading integer, of NULL is 0; text of a number formats
+ * it.  Out-of-range row/col gives NULL type / 0 / NULL pointer.
+ *
+ * NULL handling: dqlite servers send NULL in a DATETIME/DATE/TIMESTAMP column
+ * as ISO8601 "" — the library turns that back into NULL.  NULL in a BOOLEAN
+ * column arrives as false and cannot be told apart (see doc/types.md).
+ * ========================================================================= */
+
+DQLC_API size_t dqlc_result_column_count(const dqlc_result_t *r);
+DQLC_API const char *dqlc_result_column_name(const dqlc_result_t *r, size_t col);
+/** Column index by name (exact match first, then ASCII case-insensitive);
+ *  -1 if absent. */
+DQLC_API int dqlc_result_column_index(const dqlc_result_t *r, const char *name);
+DQLC_API size_t dqlc_result_row_count(const dqlc_result_t *r);
+DQLC_API const dqlc_value_t *dqlc_result_value(const dqlc_result_t *r, size_t row, size_t col);
+/** Value by column name ("fetch" style); NULL if no such column or row. */
+DQLC_API const dqlc_value_t *dqlc_result_value_by_name(const dqlc_result_t *r, size_t row,
+						       const char *name);
+DQLC_API int dqlc_result_type(const dqlc_result_t *r, size_t row, size_t col);
+DQLC_API bool dqlc_result_is_null(const dqlc_result_t *r, size_t row, size_t col);
+DQLC_API int64_t dqlc_result_int64(const dqlc_result_t *r, size_t row, size_t col);
+DQLC_API double dqlc_result_double(const dqlc_result_t *r, size_t row, size_t col);
+/** Text (NUL-terminated) of a TEXT/ISO8601 value, or of a number formatted
+ *  (kept in the result), or NULL for NULL.  *len may be NULL. */
+DQLC_API const char *dqlc_result_text(const dqlc_result_t *r, size_t row, size_t col,
+				      size_t *len);
+DQLC_API const void *dqlc_result_blob(const dqlc_result_t *r, size_t row, size_t col,
+				      size_t *len);
+DQLC_API int64_t dqlc_result_last_insert_id(const dqlc_result_t *r);
+DQLC_API int64_t dqlc_result_rows_affected(const dqlc_result_t *r);
+DQLC_API void dqlc_result_free(dqlc_result_t *r); /* NULL-safe */
+
+/* =========================================================================
+ * Cluster administration
+ * ========================================================================= */
+
+#define DQLC_ROLE_VOTER 0
+#define DQLC_ROLE_STANDBY 1
+#define DQLC_ROLE_SPARE 2
+
+/** One cluster member.  Arrays of these are freed with dqlc_nodes_free(). */
+typedef struct dqlc_node_info {
+	uint64_t id;
+	char address[256];
+	int role; /* DQLC_ROLE_*; -1 when unknown */
+} dqlc_node_info_t;
+
+DQLC_API void dqlc_nodes_free(dqlc_node_info_t *nodes); /* NULL-safe */
+/** Name of a role ("voter", "standby", "spare"), "unknown" otherwise. */
+DQLC_API const char *dqlc_role_name(int role);
+
+/** The leader as the connected node sees it (id 0 and "" when it knows
+ *  none). */
+DQLC_API int dqlc_conn_leader(dqlc_conn_t *conn, dqlc_node_info_t *out, dqlc_error_t *err);
+/** The members as the connected node sees them; *nodes freed with
+ *  dqlc_nodes_free(). */
+DQLC_API int dqlc_conn_cluster(dqlc_conn_t *conn, dqlc_node_info_t **nodes, size_t *n,
+			       dqlc_error_t *err);
+/** Add a node as a spare (must be sent to the leader). */
+DQLC_API int dqlc_conn_add(dqlc_conn_t *conn, uint64_t id, const char *address,
+			   dqlc_error_t *err);
+/** Change a node's role (DQLC_ROLE_*); promotion waits for the node to catch
+ *  up, bounded by the request deadline. */
+DQLC_API int dqlc_conn_assign(dqlc_conn_t *conn, uint64_t id, int role, dqlc_error_t *err);
+DQLC_API int dqlc_conn_remove(dqlc_conn_t *conn, uint64_t id, dqlc_error_t *err);
+/** Hand leadership to `id` (0: let raft pick). */
+DQLC_API int dqlc_conn_transfer(dqlc_conn_t *conn, uint64_t id, dqlc_error_t *err);
+/** The connected node's failure domain and weight. */
+DQLC_API int dqlc_conn_describe(dqlc_conn_t *conn, uint64_t *failure_domain, uint64_t *weight,
+				dqlc_error_t *err);
+/** Set the connected node's weight (in memory on that node only). */
+DQLC_API int dqlc_conn_set_weight(dqlc_conn_t *conn, uint64_t weight, dqlc_error_t *err);
+
+/** A database dump: the files (main file, then WAL) as the connected node
+ *  has them. */
+typedef struct dqlc_dump_file {
+	char *name;
+	void *data;
+	size_t size;
+} dqlc_dump_file_t;
+typedef struct dqlc_dump {
+	size_t n_files;
+	dqlc_dump_file_t *files;
+} dqlc_dump_t;
+DQLC_API int dqlc_conn_dump(dqlc_conn_t *conn, const char *database, dqlc_dump_t **out,
+			    dqlc_error_t *err);
+/** Write the dump's files into directory `dir` (created if missing). */
+DQLC_API int dqlc_dump_write(const dqlc_dump_t *dump, const char *dir, dqlc_error_t *err);
+DQLC_API void dqlc_dump_free(dqlc_dump_t *dump); /* NULL-safe */
+
 #ifdef __cplusplus
 }
 #endif
