@@ -1,0 +1,201 @@
+/*
+ * dqlc-node: run one real dqlite node (libdqlite) in the foreground.
+ *
+ * A development and test tool.  Node id 1 bootstraps a fresh single-voter
+ * cluster; any other id starts empty and, with --join, adds itself to an
+ * existing cluster through this project's own client library (ADD, then
+ * ASSIGN), which is also the proof that <dqlite.h> and <dqlite-client.h>
+ * coexist in one program.
+ *
+ * Once the node serves (and has joined, with --join) it prints exactly one
+ * line "ready id=N address=A pid=P" on stdout.  SIGTERM/SIGINT stop it
+ * cleanly (exit 0).
+ *
+ * Exit codes: 0 stopped by a signal, 1 runtime failure (start, join),
+ * 2 bad command line, 3 could not bind the address (e.g. in use: a caller
+ * that picked the port itself may retry with another one).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <dqlite.h>
+
+#include "dqlite-client.h"
+#include "node-join.h"
+#include "node-opts.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+#define EXIT_BIND 3
+
+/* mkdir -p: libdqlite wants the data directory to exist. */
+static int make_dirs(const char *path)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+	if (len == 0 || len >= sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+		return -1;
+	struct stat st;
+	if (stat(buf, &st) != 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+/* Configure the node from the options; returns an exit code or 0. */
+static int configure_node(dqlite_node *node, const struct node_opts *o)
+{
+	int rv = dqlite_node_set_bind_address(node, o->bind);
+	if (rv != 0) {
+		/* libdqlite 1.11 leaves the message empty when bind() fails. */
+		const char *msg = dqlite_node_errmsg(node);
+		if (msg == NULL || msg[0] == '\0')
+			msg = rv == DQLITE_MISUSE ? "not a valid address"
+						  : "address in use or not available";
+		fprintf(stderr, "dqlc-node: cannot bind %s: %s (dqlite code %d)\n", o->bind, msg,
+			rv);
+		/* DQLITE_MISUSE means the address did not parse; anything else
+		 * is the bind itself failing. */
+		return rv == DQLITE_MISUSE ? EXIT_USAGE : EXIT_BIND;
+	}
+	if (o->latency_ms > 0) {
+		rv = dqlite_node_set_network_latency_ms(node, o->latency_ms);
+		if (rv != 0) {
+			fprintf(stderr, "dqlc-node: --latency-ms %u refused (dqlite code %d)\n",
+				o->latency_ms, rv);
+			return EXIT_USAGE;
+		}
+	}
+	if (o->have_failure_domain) {
+		rv = dqlite_node_set_failure_domain(node, o->failure_domain);
+		if (rv != 0) {
+			fprintf(stderr, "dqlc-node: --failure-domain refused (dqlite code %d)\n", rv);
+			return EXIT_USAGE;
+		}
+	}
+	if (o->snapshot_threshold > 0 || o->snapshot_trailing > 0) {
+		/* libdqlite's defaults for whichever one was not given. */
+		unsigned threshold = o->snapshot_threshold > 0 ? o->snapshot_threshold : 1024;
+		unsigned trailing = o->snapshot_trailing > 0 ? o->snapshot_trailing : 8192;
+		rv = dqlite_node_set_snapshot_params(node, threshold, trailing);
+		if (rv != 0) {
+			fprintf(stderr,
+				"dqlc-node: snapshot threshold %u / trailing %u refused (dqlite "
+				"code %d; trailing must be >= 4 and >= threshold)\n",
+				threshold, trailing, rv);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static void stop_node(dqlite_node *node)
+{
+	int rv = dqlite_node_stop(node);
+	if (rv != 0)
+		fprintf(stderr, "dqlc-node: stop failed: %s (dqlite code %d)\n",
+			dqlite_node_errmsg(node), rv);
+	dqlite_node_destroy(node);
+}
+
+int main(int argc, char **argv)
+{
+	struct node_opts o;
+	int rc = node_opts_parse(&o, argc, argv);
+	if (rc >= 0)
+		return rc; /* --help, --version or a usage error */
+
+	/* The node's threads must inherit a mask with the stop signals
+	 * blocked, so that only the main thread receives them (sigwait). */
+	sigset_t stop_sigs;
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &stop_sigs, NULL) != 0) {
+		fprintf(stderr, "dqlc-node: cannot block signals\n");
+		return EXIT_RUNTIME;
+	}
+	/* A client vanishing mid-reply must not kill the node. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (make_dirs(o.dir) != 0) {
+		fprintf(stderr, "dqlc-node: cannot create data directory %s: %s\n", o.dir,
+			strerror(errno));
+		return EXIT_RUNTIME;
+	}
+
+	dqlite_node *node = NULL;
+	int rv = dqlite_node_create(o.id, o.address, o.dir, &node);
+	if (rv != 0) {
+		fprintf(stderr, "dqlc-node: cannot create node: %s (dqlite code %d)\n",
+			node != NULL ? dqlite_node_errmsg(node) : "?", rv);
+		if (node != NULL)
+			dqlite_node_destroy(node);
+		return EXIT_RUNTIME;
+	}
+	rc = configure_node(node, &o);
+	if (rc != 0) {
+		dqlite_node_destroy(node);
+		return rc;
+	}
+	rv = dqlite_node_start(node);
+	if (rv != 0) {
+		fprintf(stderr, "dqlc-node: cannot start node: %s (dqlite code %d)\n",
+			dqlite_node_errmsg(node), rv);
+		dqlite_node_destroy(node);
+		return EXIT_RUNTIME;
+	}
+
+	if (o.n_join > 0) {
+		struct join_params jp = {
+			.id = o.id,
+			.address = o.address,
+			.role = o.role,
+			.seeds = (const char *const *)o.join,
+			.n_seeds = o.n_join,
+			.timeout_ms = o.join_timeout_ms,
+			.stop_sigs = &stop_sigs,
+		};
+		rc = node_join(&jp);
+		if (rc != JOIN_OK) {
+			stop_node(node);
+			node_opts_free(&o);
+			return rc == JOIN_INTERRUPTED ? 0 : EXIT_RUNTIME;
+		}
+	}
+
+	printf("ready id=%llu address=%s pid=%ld\n", (unsigned long long)o.id, o.address,
+	       (long)getpid());
+	fflush(stdout);
+
+	int sig = 0;
+	while (sigwait(&stop_sigs, &sig) != 0)
+		;
+	fprintf(stderr, "dqlc-node: %s received, stopping\n", strsignal(sig));
+	stop_node(node);
+	node_opts_free(&o);
+	return 0;
+}
