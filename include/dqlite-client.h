@@ -348,9 +348,11 @@ DQLC_API void dqlc_cursor_close(dqlc_cursor_t *cur);
  * Results: immutable once returned; many threads may read one at once.
  * Freed once by its owner with dqlc_result_free().
  *
- * Typed accessors convert like sqlite3_column_*: int64 of a FLOAT truncates,
- * of TEXT parses a leading integer, of NULL is 0; text of a number formats
- * it.  Out-of-range row/col gives NULL type / 0 / NULL pointer.
+ * Typed accessors convert numbers like sqlite3_column_*: int64 of a FLOAT
+ * truncates, double of an INTEGER converts, TEXT parses a leading number,
+ * NULL is 0.  text/blob return the bytes of TEXT/ISO8601 and BLOB values
+ * and NULL for other types.  Out-of-range row/col gives DQLC_TYPE_NULL, 0 or
+ * a NULL pointer, never a crash.
  *
  * NULL handling: dqlite servers send NULL in a DATETIME/DATE/TIMESTAMP column
  * as ISO8601 "" — the library turns that back into NULL.  NULL in a BOOLEAN
@@ -371,10 +373,11 @@ DQLC_API int dqlc_result_type(const dqlc_result_t *r, size_t row, size_t col);
 DQLC_API bool dqlc_result_is_null(const dqlc_result_t *r, size_t row, size_t col);
 DQLC_API int64_t dqlc_result_int64(const dqlc_result_t *r, size_t row, size_t col);
 DQLC_API double dqlc_result_double(const dqlc_result_t *r, size_t row, size_t col);
-/** Text (NUL-terminated) of a TEXT/ISO8601 value, or of a number formatted
- *  (kept in the result), or NULL for NULL.  *len may be NULL. */
+/** Text (NUL-terminated) of a TEXT or ISO8601 value; NULL for other types.
+ *  *len (may be NULL) receives the length in bytes. */
 DQLC_API const char *dqlc_result_text(const dqlc_result_t *r, size_t row, size_t col,
 				      size_t *len);
+/** Bytes of a BLOB (or TEXT) value; NULL for other types. */
 DQLC_API const void *dqlc_result_blob(const dqlc_result_t *r, size_t row, size_t col,
 				      size_t *len);
 DQLC_API int64_t dqlc_result_last_insert_id(const dqlc_result_t *r);

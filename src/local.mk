@@ -7,6 +7,13 @@ libdqlc_core_la_LIBADD = $(OPENSSL_LIBS)
 libdqlc_core_la_SOURCES = \
 	src/error.c src/error.h \
 	src/value.c \
+	src/clock.h src/rand.c src/rand.h \
+	src/config.c src/cfg.h \
+	src/net/sock.c src/net/sock.h \
+	src/conn.c src/conn.h src/sql.c src/cursor.c src/admin.c src/connect.c \
+	src/sqltext.c src/sqltext.h \
+	src/result.c src/result.h \
+	src/cluster/discover.c src/cluster/discover.h src/cluster/leader_cache.c \
 	src/wire/wire.h src/wire/buf.h src/wire/buf.c src/wire/encode.c src/wire/decode.c src/wire/rows.c
 
 lib_LTLIBRARIES += libdqlite-client.la

@@ -1,0 +1,23 @@
+#!/bin/sh
+# The test command: installs what is missing (Debian 12, as root), builds with
+# warnings as errors, and runs the whole test suite against real dqlite nodes.
+#   ./run-tests.sh [extra configure options]
+set -e
+cd "$(dirname "$0")"
+scripts/deps.sh
+[ -x configure ] || ./autogen.sh
+build=${BUILD_DIR:-build}
+mkdir -p "$build"
+cd "$build"
+../configure --enable-werror "$@" >configure.out || { tail -n 30 configure.out; exit 1; }
+make -j"$(nproc)" >make.out 2>&1 || { tail -n 60 make.out; exit 1; }
+status=0
+make -j"$(nproc)" check >check.out 2>&1 || status=$?
+grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP)' check.out || true
+if [ "$status" != 0 ]; then
+	for f in $(grep -lE '^(FAIL|ERROR)' $(find . -name '*.trs') 2>/dev/null); do
+		echo "==== ${f%.trs}.log"; tail -n 80 "${f%.trs}.log"
+	done
+fi
+../scripts/summary.sh . || status=1
+exit $status

@@ -1,0 +1,86 @@
+/* One protocol connection: handshake, OPEN, requests and responses. */
+#ifndef DQLC_CONN_H
+#define DQLC_CONN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cfg.h"
+#include "wire/wire.h"
+
+struct dqlc_pool;
+
+struct dqlc_conn {
+	struct dqlc_config *cfg; /* owned unless `pool` is set (then the pool's) */
+	bool owns_cfg;
+	char address[256];
+	uint64_t node_id;        /* leader id when known, else 0 */
+	int fd;
+	int wake_fd;             /* eventfd: dqlc_conn_cancel() wakes blocked I/O */
+	unsigned features;       /* DQLC__FEAT_* the server is known to support */
+	bool opened;
+	bool broken;
+	bool in_tx;
+	int64_t timeout_ms;      /* per call; from request_timeout_ms */
+	atomic_int running;      /* a call is in progress: cancel may signal */
+	int64_t created_ns;
+	int64_t last_used_ns;
+
+	/* Buffered reader: bytes [rstart, rend) of rbuf are unread. */
+	uint8_t *rbuf;
+	size_t rcap, rstart, rend;
+	dqlc__wbuf_t wbuf;
+
+	struct dqlc_stmt *stmts;     /* live prepared statements (list) */
+	struct dqlc_cursor *cursor;  /* open cursor pinning the connection */
+
+	struct dqlc_pool *pool;      /* set when leased from a pool */
+	void *pool_data;
+};
+
+struct dqlc_stmt {
+	struct dqlc_conn *conn; /* NULL once the connection went away */
+	struct dqlc_stmt *next, *prev;
+	uint32_t id;
+	uint64_t nparams;
+	char *sql;
+};
+
+/* Wrap a connected socket (handshake not yet sent) in a connection.  Takes
+ * ownership of fd and of cfg when owns_cfg. */
+int dqlc__conn_new(struct dqlc_config *cfg, bool owns_cfg, const char *address, int fd,
+		   bool handshake_sent, struct dqlc_conn **out, dqlc_error_t *err);
+/* Free everything without any network traffic. */
+void dqlc__conn_destroy(struct dqlc_conn *c);
+/* OPEN the configured database (once). */
+int dqlc__conn_open(struct dqlc_conn *c, int64_t deadline, dqlc_error_t *err);
+/* The deadline for a call starting now. */
+int64_t dqlc__conn_deadline(const struct dqlc_conn *c);
+
+/* One request/response round trip: sends c->wbuf, reads one response.  A
+ * FAILURE becomes DQLC_ESQL (with leader flags); a type other than
+ * `expect` is DQLC_EPROTO.  On success *body points into the read buffer,
+ * valid until the next read. */
+int dqlc__conn_call(struct dqlc_conn *c, uint8_t expect, int64_t deadline, bool is_write,
+		    dqlc__hdr_t *hdr, const uint8_t **body, dqlc_error_t *err);
+/* Read the next message (no send). */
+int dqlc__conn_recv(struct dqlc_conn *c, int64_t deadline, int wake_fd, dqlc__hdr_t *hdr,
+		    const uint8_t **body, dqlc_error_t *err);
+/* Send c->wbuf. */
+int dqlc__conn_send(struct dqlc_conn *c, int64_t deadline, bool is_write, dqlc_error_t *err);
+/* Mark broken and close the socket (no goodbye). */
+void dqlc__conn_break(struct dqlc_conn *c);
+/* Interrupt a running query and drain to EMPTY. */
+int dqlc__conn_interrupt_drain(struct dqlc_conn *c, int64_t deadline, dqlc_error_t *err);
+/* Read a whole ROWS stream into *out (after the request was sent). */
+int dqlc__conn_read_rows(struct dqlc_conn *c, int64_t deadline, dqlc_result_t **out,
+			 dqlc_error_t *err);
+
+/* Calls made on the public API: entry checks and cancel bookkeeping. */
+int dqlc__conn_enter(struct dqlc_conn *c, dqlc_error_t *err);
+void dqlc__conn_leave(struct dqlc_conn *c);
+
+
+
+#endif

@@ -1,0 +1,38 @@
+/* Sockets: dialing with deadlines and deadline-bounded reads and writes.
+ * Every wait is a poll() on the socket plus an optional wakeup fd, so a
+ * cancel or shutdown reaches a thread blocked in I/O. */
+#ifndef DQLC_SOCK_H
+#define DQLC_SOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg.h"
+
+/* Start a non-blocking TCP connect to "host:port" (numeric hosts are not
+ * resolved; names go through getaddrinfo).  On success *fd is a
+ * non-blocking, close-on-exec socket whose connect may still be in
+ * progress. */
+int dqlc__sock_connect_start(const char *address, int *fd, dqlc_error_t *err);
+/* After the socket polled writable: did the connect succeed? */
+int dqlc__sock_connect_result(int fd, const char *address, dqlc_error_t *err);
+/* TCP_NODELAY, keepalive as configured; no SIGPIPE is handled per send. */
+void dqlc__sock_tune(int fd, const struct dqlc_config *cfg);
+/* Dial and wait until connected or the deadline; uses the config's dial hook
+ * when set.  *fd is non-blocking and close-on-exec. */
+int dqlc__sock_dial(const struct dqlc_config *cfg, const char *address, int64_t deadline,
+		    int *fd, dqlc_error_t *err);
+
+/* Wait until fd is ready for `events` (POLLIN/POLLOUT), the deadline passes
+ * (DQLC_ETIMEDOUT) or wake_fd (-1: none) becomes readable (DQLC_ECANCELED). */
+int dqlc__sock_wait(int fd, short events, int64_t deadline, int wake_fd, dqlc_error_t *err);
+
+/* Write all of buf.  *sent tells how many bytes left the process, so that
+ * callers can tell "nothing sent" (safe to retry) from "maybe executed". */
+int dqlc__sock_write(int fd, const void *buf, size_t len, int64_t deadline, int wake_fd,
+		     size_t *sent, dqlc_error_t *err);
+/* Read at least 1 and at most cap bytes.  EOF is DQLC_EIO. */
+int dqlc__sock_read(int fd, void *buf, size_t cap, size_t *got, int64_t deadline, int wake_fd,
+		    dqlc_error_t *err);
+
+#endif

@@ -1,0 +1,376 @@
+/* SQL on one connection: exec, query, fetchval, transactions, prepared
+ * statements. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "error.h"
+#include "result.h"
+#include "sqltext.h"
+
+/* Statements inside an open transaction cannot commit on their own: if the
+ * connection dies under them the server rolls the transaction back.  Only
+ * autocommit statements and COMMIT may have taken effect. */
+static bool may_commit(const struct dqlc_conn *c, const char *sql)
+{
+	return !c->in_tx || (sql != NULL && dqlc__sql_tx_effect(sql) < 0);
+}
+
+/* An error inside a transaction loses the whole transaction when the
+ * leader changed: say so, and don't call the statement retryable. */
+static void tx_lost(struct dqlc_conn *c, bool was_in_tx, dqlc_error_t *err)
+{
+	if (!was_in_tx || err == NULL || !(err->flags & DQLC_ERRF_LEADER_CHANGED))
+		return;
+	c->in_tx = false;
+	err->flags &= ~DQLC_ERRF_RETRYABLE;
+	dqlc__err_prefix(err, "transaction lost");
+}
+
+static int check_params(const dqlc_value_t *params, size_t n, dqlc_error_t *err)
+{
+	if (n > 0 && params == NULL)
+		return dqlc__err(err, DQLC_EINVAL, "%zu parameters announced but params is NULL", n);
+	return 0;
+}
+
+/* Encoding failed: drop what the encoder may have appended, keep anything
+ * queued before it (the handshake word on a fresh connection). */
+static int encode_failed(struct dqlc_conn *c, size_t saved, int rv)
+{
+	c->wbuf.len = saved;
+	return rv;
+}
+
+static int exec_sql(struct dqlc_conn *c, const char *sql, const dqlc_value_t *params, size_t n,
+		    dqlc_result_t **out, dqlc_error_t *err)
+{
+	int64_t deadline = dqlc__conn_deadline(c);
+	bool was_in_tx = c->in_tx, writes = may_commit(c, sql);
+	dqlc__hdr_t hdr;
+	const uint8_t *body;
+	uint64_t last_id, changes;
+	size_t saved;
+	int rv, effect;
+
+	rv = dqlc__conn_open(c, deadline, err);
+	if (rv != 0)
+		return rv;
+	saved = c->wbuf.len;
+	rv = dqlc__enc_exec_sql(&c->wbuf, 0, sql, params, n, c->features, err);
+	if (rv != 0)
+		return encode_failed(c, saved, rv);
+	rv = dqlc__conn_call(c, DQLC__RESP_RESULT, deadline, writes, &hdr, &body, err);
+	if (rv == 0)
+		rv = dqlc__dec_result(body, (size_t)hdr.words * 8, &last_id, &changes, err);
+	if (rv != 0) {
+		tx_lost(c, was_in_tx, err);
+		return rv;
+	}
+	effect = dqlc__sql_tx_effect(sql);
+	if (effect > 0)
+		c->in_tx = true;
+	else if (effect < 0)
+		c->in_tx = false;
+	if (out != NULL) {
+		dqlc_result_t *r = dqlc__result_new();
+		if (r == NULL)
+			return dqlc__err(err, DQLC_ENOMEM, "out of memory");
+		r->last_insert_id = (int64_t)last_id;
+		r->rows_affected = (int64_t)changes;
+		*out = r;
+	}
+	return 0;
+}
+
+int dqlc_conn_exec(dqlc_conn_t *c, const char *sql, const dqlc_value_t *params, size_t n,
+		   dqlc_result_t **out, dqlc_error_t *err)
+{
+	int rv;
+	if (out != NULL)
+		*out = NULL;
+	if (sql == NULL)
+		return dqlc__err(err, DQLC_EINVAL, "dqlc_conn_exec: NULL sql");
+	if ((rv = check_params(params, n, err)) != 0 || (rv = dqlc__conn_enter(c, err)) != 0)
+		return rv;
+	rv = exec_sql(c, sql, params, n, out, err);
+	dqlc__conn_leave(c);
+	return rv;
+}
+
+/* Writes that return rows, sent as a query, run unreplicated on a 1.11
+ * server and crash it on the next write (PROTOCOL.md §5.8, §10). */
+static int refuse_write_query(const char *sql, dqlc_error_t *err)
+{
+	if (dqlc__sql_has_keyword(sql, "RETURNING"))
+		return dqlc__err(err, DQLC_EINVAL,
+				 "refusing to send a statement with RETURNING as a query: dqlite "
+				 "1.11 servers run it without replicating and then crash; use "
+				 "dqlc_conn_exec without RETURNING and read the row back");
+	return 0;
+}
+
+static int query_sql(struct dqlc_conn *c, const char *sql, const dqlc_value_t *params,
+		     size_t n, dqlc_result_t **out, dqlc_error_t *err)
+{
+	int64_t deadline = dqlc__conn_deadline(c);
+	bool was_in_tx = c->in_tx;
+	size_t saved;
+	int rv;
+	rv = dqlc__conn_open(c, deadline, err);
+	if (rv != 0)
+		return rv;
+	saved = c->wbuf.len;
+	rv = dqlc__enc_query_sql(&c->wbuf, 0, sql, params, n, c->features, err);
+	if (rv != 0)
+		return encode_failed(c, saved, rv);
+	rv = dqlc__conn_send(c, deadline, false, err);
+	if (rv == 0)
+		rv = dqlc__conn_read_rows(c, deadline, out, err);
+	if (rv != 0)
+		tx_lost(c, was_in_tx, err);
+	return rv;
+}
+
+int dqlc_conn_query(dqlc_conn_t *c, const char *sql, const dqlc_value_t *params, size_t n,
+		    dqlc_result_t **out, dqlc_error_t *err)
+{
+	int rv;
+	if (out == NULL)
+		return dqlc__err(err, DQLC_EINVAL, "dqlc_conn_query: NULL out");
+	*out = NULL;
+	if (sql == NULL)
+		return dqlc__err(err, DQLC_EINVAL, "dqlc_conn_query: NULL sql");
+	if ((rv = check_params(params, n, err)) != 0 || (rv = refuse_write_query(sql, err)) != 0 ||
+	    (rv = dqlc__conn_enter(c, err)) != 0)
+		return rv;
+	rv = query_sql(c, sql, params, n, out, err);
+	dqlc__conn_leave(c);
+	return rv;
+}
+
+int dqlc_conn_fetchval(dqlc_conn_t *c, const char *sql, const dqlc_value_t *params, size_t n,
+		       dqlc_value_t *out, dqlc_error_t *err)
+{
+	dqlc_result_t *r = NULL;
+	int rv;
+	if (out == NULL)
+		return dqlc__err(err, DQLC_EINVAL, "dqlc_conn_fetchval: NULL out");
+	*out = dqlc_value_null();
+	rv = dqlc_conn_query(c, sql, params, n, &r, err);
+	if (rv != 0)
+		return rv;
+	if (r->rows.nrows > 0 && r->rows.ncols > 0 &&
+	    dqlc_value_copy(out, &r->rows.vals[0]) != 0)
+		rv = dqlc__err(err, DQLC_ENOMEM, "out of memory");
+	dqlc_result_free(r);
+	return rv;
+}
+
+int dqlc_conn_begin(dqlc_conn_t *c, dqlc_error_t *err)
+{
+	if (c != NULL && c->in_tx)
+		return dqlc__err(err, DQLC_EMISUSE, "a transaction is already open");
+	return dqlc_conn_exec(c, "BEGIN", NULL, 0, NULL, err);
+}
+
+int dqlc_conn_commit(dqlc_conn_t *c, dqlc_error_t *err)
+{
+	if (c != NULL && !c->in_tx && !c->broken)
+		return dqlc__err(err, DQLC_EMISUSE, "no transaction is open");
+	return dqlc_conn_exec(c, "COMMIT", NULL, 0, NULL, err);
+}
+
+int dqlc_conn_rollback(dqlc_conn_t *c, dqlc_error_t *err)
+{
+	if (c != NULL && !c->in_tx && !c->broken)
+		return 0; /* nothing to undo: ROLLBACK is idempotent for callers */
+	return dqlc_conn_exec(c, "ROLLBACK", NULL, 0, NULL, err);
+}
+
+/* ---- Prepared statements ------------------------------------------------ */
+
+int dqlc_conn_prepare(dqlc_conn_t *c, const char *sql, dqlc_stmt_t **out, dqlc_error_t *err)
+{
+	struct dqlc_stmt *s;
+	int64_t deadline;
+	dqlc__hdr_t hdr;
+	const uint8_t *body;
+	uint32_t db, id;
+	uint64_t nparams, tail;
+	size_t saved;
+	int rv;
+	if (out == NULL || sql == NULL)
+		return dqlc__err(err, DQLC_EINVAL, "dqlc_conn_prepare: NULL argument");
+	*out = NULL;
+	if ((rv = dqlc__conn_enter(c, err)) != 0)
+		return rv;
+	deadline = dqlc__conn_deadline(c);
+	s = calloc(1, sizeof *s);
+	if (s == NULL || (s->sql = strdup(sql)) == NULL) {
+		free(s);
+		rv = dqlc__err(err, DQLC_ENOMEM, "out of memory");
+		goto out;
+	}
+	rv = dqlc__conn_open(c, deadline, err);
+	if (rv != 0)
+		goto fail;
+	saved = c->wbuf.len;
+	rv = dqlc__enc_prepare(&c->wbuf, 0, sql, false, c->features, err);
+	if (rv != 0) {
+		encode_failed(c, saved, rv);
+		goto fail;
+	}
+	rv = dqlc__conn_call(c, DQLC__RESP_STMT, deadline, false, &hdr, &body, err);
+	if (rv == 0)
+		rv = dqlc__dec_stmt(body, (size_t)hdr.words * 8, hdr.schema, &db, &id, &nparams,
+				    &tail, err);
+	if (rv != 0)
+		goto fail;
+	s->conn = c;
+	s->id = id;
+	s->nparams = nparams;
+	s->next = c->stmts;
+	if (c->stmts)
+		c->stmts->prev = s;
+	c->stmts = s;
+	*out = s;
+	goto out;
+fail:
+	free(s->sql);
+	free(s);
+out:
+	dqlc__conn_leave(c);
+	return rv;
+}
+
+size_t dqlc_stmt_param_count(const dqlc_stmt_t *s)
+{
+	return s ? (size_t)s->nparams : 0;
+}
+
+static int stmt_enter(struct dqlc_stmt *s, const dqlc_value_t *params, size_t n,
+		      dqlc_error_t *err)
+{
+	int rv;
+	if (s == NULL)
+		return dqlc__err(err, DQLC_EINVAL, "NULL statement");
+	if (s->conn == NULL)
+		return dqlc__err(err, DQLC_EMISUSE,
+				 "statement belongs to a connection that was closed or broke; "
+				 "prepare it again");
+	/* The server keeps old bindings for parameters not sent: always send
+	 * exactly what the statement takes. */
+	if (n != s->nparams)
+		return dqlc__err(err, DQLC_EINVAL, "statement takes %llu parameters, got %zu",
+				 (unsigned long long)s->nparams, n);
+	if ((rv = check_params(params, n, err)) != 0)
+		return rv;
+	return dqlc__conn_enter(s->conn, err);
+}
+
+int dqlc_stmt_exec(dqlc_stmt_t *s, const dqlc_value_t *params, size_t n, dqlc_result_t **out,
+		   dqlc_error_t *err)
+{
+	struct dqlc_conn *c;
+	int64_t deadline;
+	dqlc__hdr_t hdr;
+	const uint8_t *body;
+	uint64_t last_id, changes;
+	bool was_in_tx;
+	size_t saved;
+	int rv;
+	if (out != NULL)
+		*out = NULL;
+	if ((rv = stmt_enter(s, params, n, err)) != 0)
+		return rv;
+	c = s->conn;
+	was_in_tx = c->in_tx;
+	deadline = dqlc__conn_deadline(c);
+	saved = c->wbuf.len;
+	rv = dqlc__enc_exec(&c->wbuf, 0, s->id, params, n, c->features, err);
+	if (rv != 0) {
+		encode_failed(c, saved, rv);
+		goto out;
+	}
+	rv = dqlc__conn_call(c, DQLC__RESP_RESULT, deadline, may_commit(c, s->sql), &hdr, &body,
+			     err);
+	if (rv == 0)
+		rv = dqlc__dec_result(body, (size_t)hdr.words * 8, &last_id, &changes, err);
+	if (rv != 0) {
+		tx_lost(c, was_in_tx, err);
+		goto out;
+	}
+	if (out != NULL) {
+		dqlc_result_t *r = dqlc__result_new();
+		if (r == NULL) {
+			rv = dqlc__err(err, DQLC_ENOMEM, "out of memory");
+			goto out;
+		}
+		r->last_insert_id = (int64_t)last_id;
+		r->rows_affected = (int64_t)changes;
+		*out = r;
+	}
+out:
+	dqlc__conn_leave(c);
+	return rv;
+}
+
+int dqlc_stmt_query(dqlc_stmt_t *s, const dqlc_value_t *params, size_t n, dqlc_result_t **out,
+		    dqlc_error_t *err)
+{
+	struct dqlc_conn *c;
+	int64_t deadline;
+	size_t saved;
+	int rv;
+	if (out == NULL)
+		return dqlc__err(err, DQLC_EINVAL, "dqlc_stmt_query: NULL out");
+	*out = NULL;
+	if (s != NULL && s->sql != NULL && (rv = refuse_write_query(s->sql, err)) != 0)
+		return rv;
+	if ((rv = stmt_enter(s, params, n, err)) != 0)
+		return rv;
+	c = s->conn;
+	deadline = dqlc__conn_deadline(c);
+	saved = c->wbuf.len;
+	rv = dqlc__enc_query(&c->wbuf, 0, s->id, params, n, c->features, err);
+	if (rv != 0)
+		encode_failed(c, saved, rv);
+	if (rv == 0)
+		rv = dqlc__conn_send(c, deadline, false, err);
+	if (rv == 0)
+		rv = dqlc__conn_read_rows(c, deadline, out, err);
+	dqlc__conn_leave(c);
+	return rv;
+}
+
+void dqlc_stmt_finalize(dqlc_stmt_t *s)
+{
+	struct dqlc_conn *c;
+	if (s == NULL)
+		return;
+	c = s->conn;
+	if (c != NULL) {
+		if (s->prev)
+			s->prev->next = s->next;
+		else
+			c->stmts = s->next;
+		if (s->next)
+			s->next->prev = s->prev;
+		/* Free the id on the server.  If that cannot be done now the
+		 * id simply stays allocated until the connection closes:
+		 * never send an id after its FINALIZE. */
+		if (!c->broken && c->cursor == NULL) {
+			dqlc__hdr_t hdr;
+			const uint8_t *body;
+			size_t saved = c->wbuf.len;
+			if (dqlc__enc_finalize(&c->wbuf, 0, s->id, NULL) == 0)
+				dqlc__conn_call(c, DQLC__RESP_EMPTY, dqlc__conn_deadline(c), false,
+						&hdr, &body, NULL);
+			else
+				c->wbuf.len = saved;
+		}
+	}
+	free(s->sql);
+	free(s);
+}
