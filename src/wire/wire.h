@@ -109,10 +109,28 @@ typedef struct dqlc__hdr {
 int dqlc__wire_header(const uint8_t hdr[8], size_t max_body, dqlc__hdr_t *out,
 		      dqlc_error_t *err);
 
-/* The handshake: one protocol version word, appended to `b`. */
+/* Split one complete message off the front of buf[0..len): validates the
+ * header as dqlc__wire_header() does, then checks that the whole body is
+ * present.  Sets *hdr, *body (pointing into buf) and *consumed (8 + body
+ * bytes).  DQLC_EPROTO for a truncated header or body.  For callers (tests,
+ * the fuzzer, fake servers) that hold a whole stream in memory. */
+int dqlc__wire_frame(const uint8_t *buf, size_t len, size_t max_body, dqlc__hdr_t *hdr,
+		     const uint8_t **body, size_t *consumed, dqlc_error_t *err);
+
+/* Static names of request and response types for messages ("LEADER",
+ * "ROWS"); "UNKNOWN" for anything else. */
+const char *dqlc__wire_req_name(unsigned type);
+const char *dqlc__wire_resp_name(unsigned type);
+
+/* The handshake: one protocol version word, appended to `b`.  Only
+ * DQLC__PROTO_VERSION and DQLC__PROTO_VERSION_LEGACY are accepted (any other
+ * value makes the server close the socket). */
 int dqlc__enc_handshake(dqlc__wbuf_t *b, uint64_t version, dqlc_error_t *err);
 
 /* ---- Requests (each appends header + body) ------------------------------ */
+
+/* On failure `b` is left exactly as it was.  Zero params omit the tuple
+ * (as go-dqlite does); a NULL `params` is fine when n is 0. */
 
 int dqlc__enc_leader(dqlc__wbuf_t *b, dqlc_error_t *err);
 int dqlc__enc_client(dqlc__wbuf_t *b, uint64_t id, dqlc_error_t *err);
@@ -163,6 +181,10 @@ int dqlc__enc_raw(dqlc__wbuf_t *b, uint8_t type, const uint8_t *body, size_t bod
 		  dqlc_error_t *err);
 
 /* ---- Responses (decode one body) ---------------------------------------- */
+
+/* Outputs are written only on success; scalar output pointers may be NULL
+ * when the caller does not need that field.  A body with bytes left over
+ * after the last field is DQLC_EPROTO. */
 
 /* FAILURE: code and message (points into body). */
 int dqlc__dec_failure(const uint8_t *body, size_t len, uint64_t *code, const char **msg,
@@ -224,6 +246,7 @@ typedef struct dqlc__rows {
 	size_t nrows;
 	size_t cap;           /* capacity of vals, in values */
 	uint64_t max_rows;
+	uint64_t batches;     /* batches decoded so far (0: columns not known yet) */
 } dqlc__rows_t;
 
 void dqlc__rows_init(dqlc__rows_t *rows);
