@@ -286,9 +286,10 @@ int dqlc__dec_rows(const uint8_t *body, size_t len, dqlc__rows_t *rows, bool *mo
 		}
 		if (left - DQLC__WORD < row_min) {
 			rc = dqlc__err(err, DQLC_EPROTO,
-				       "ROWS: row %zu at offset %zu needs at least %zu bytes but "
-				       "only %zu are left before the end marker",
-				       row, off, row_min, left - DQLC__WORD);
+				       "ROWS: no DONE/PART marker at offset %zu: the %zu bytes "
+				       "left are too few for row %zu (at least %zu bytes) and a "
+				       "marker",
+				       off, left, row, row_min);
 			goto fail;
 		}
 		if (rows->max_rows != 0 && (uint64_t)row >= rows->max_rows) {
