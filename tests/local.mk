@@ -15,3 +15,24 @@ check-local:
 	@echo "Debian: apt-get install check, then re-run ./configure." >&2
 	@exit 1
 endif
+
+# ---- Integration tests against real dqlite nodes ---------------------------
+# (owned by the harness; append-only, kept apart from the unit tests above)
+# Each program runs tools/dqlc-node processes through tests/harness/; the
+# node program is found through DQLC_NODE_BIN.
+if HAVE_CHECK
+if HAVE_DQLITE
+AM_TESTS_ENVIRONMENT = DQLC_NODE_BIN=$(abs_top_builddir)/tools/dqlc-node; export DQLC_NODE_BIN;
+HARNESS_SOURCES = \
+	tests/harness/cluster.c tests/harness/cluster.h \
+	tests/harness/proc.c tests/harness/proc.h
+HARNESS_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/harness \
+	-DDQLC_NODE_BIN_DEFAULT='"$(abs_top_builddir)/tools/dqlc-node"'
+
+check_PROGRAMS += tests/integration/test-harness
+tests_integration_test_harness_SOURCES = tests/integration/test_harness.c $(HARNESS_SOURCES)
+tests_integration_test_harness_CFLAGS = $(HARNESS_CFLAGS)
+tests_integration_test_harness_LDADD = $(TEST_LIBS)
+endif
+endif
+# ---- end of integration tests -----------------------------------------------

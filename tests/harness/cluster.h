@@ -1,0 +1,98 @@
+/*
+ * Test harness: a cluster of real dqlite nodes (tools/dqlc-node processes)
+ * on free 127.0.0.1 ports, in a fresh temporary directory.
+ *
+ *   dqlc_test_cluster_t *tc = tc_start(3, NULL);
+ *   ck_assert_ptr_nonnull(tc);
+ *   dqlc_connect(tc_uri(tc, "test"), NULL, &conn, &err);
+ *   tc_kill(tc, tc_leader(tc));
+ *   ...
+ *   tc_destroy(tc);
+ *
+ * Nodes are numbered by index 0..tc_size()-1; node i has id i+1 (node 0
+ * bootstrapped the cluster).  Every node is a voter unless added otherwise.
+ * Functions that wait are bounded (opts below) and, when they give up, print
+ * why and the tail of each node's log on stderr.
+ *
+ * The program run is $DQLC_NODE_BIN, else the build tree's tools/dqlc-node
+ * (DQLC_NODE_BIN_DEFAULT, set when the harness is compiled).
+ *
+ * Cleanup is guaranteed, whatever happens to the test:
+ *  - tc_destroy() stops every node (SIGTERM, SIGKILL after 3 s), reaps it and
+ *    removes the directory;
+ *  - an atexit handler destroys the clusters the exiting process created, so
+ *    a test that exits early (a failed ck_assert in CK_FORK mode calls exit)
+ *    leaves nothing behind;
+ *  - every node has PR_SET_PDEATHSIG(SIGKILL): it dies when the thread that
+ *    started it dies, even by SIGKILL or a Check timeout.  So start, restart
+ *    and add nodes from a thread that outlives the cluster (the test's own
+ *    thread, normally);
+ *  - a janitor process (own session) removes the directory and kills any
+ *    node left once the creating process is gone.
+ *
+ * Where to create a cluster: in the test function or in a CHECKED fixture
+ * (tcase_add_checked_fixture), so it lives in the process that runs the
+ * test, in both CK_FORK=yes and CK_FORK=no.  A cluster from an UNCHECKED
+ * fixture lives in Check's runner process; under CK_FORK=yes the tests then
+ * run in forked children which may only read it (addresses, URI, leader):
+ * tc_kill/stop/cont/restart/add_node/destroy from a process other than the
+ * creator abort with a message.
+ *
+ * Not thread-safe: one thread drives a given cluster at a time.
+ */
+#ifndef DQLC_TEST_CLUSTER_H
+#define DQLC_TEST_CLUSTER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct dqlc_test_cluster dqlc_test_cluster_t;
+
+typedef struct tc_opts {
+	int latency_ms;        /* dqlc-node --latency-ms; 0 = 20 (elections ~300 ms) */
+	int ready_timeout_ms;  /* per node start/join; 0 = 20000 */
+	int leader_timeout_ms; /* tc_start and tc_leader; 0 = 15000 */
+	const char *node_bin;  /* NULL = $DQLC_NODE_BIN or the build tree's */
+} tc_opts_t;
+
+/* Start n nodes (n >= 1) and wait until they agree on a leader.  NULL on
+ * failure (reason and logs on stderr; nothing left behind). */
+dqlc_test_cluster_t *tc_start(int n, const tc_opts_t *opts);
+/* Stop everything, reap, remove the directory, free.  NULL-safe. */
+void tc_destroy(dqlc_test_cluster_t *tc);
+
+int tc_size(const dqlc_test_cluster_t *tc);             /* nodes ever started */
+const char *tc_dir(const dqlc_test_cluster_t *tc);      /* the temporary directory */
+const char *tc_addresses(dqlc_test_cluster_t *tc);      /* "a,b,c": every node */
+const char *tc_uri(dqlc_test_cluster_t *tc, const char *db); /* "dqlite://a,b,c/db" */
+/* Strings returned by tc_addresses/tc_uri stay valid until tc_destroy. */
+const char *tc_node_address(const dqlc_test_cluster_t *tc, int i);
+uint64_t tc_node_id(const dqlc_test_cluster_t *tc, int i);
+pid_t tc_node_pid(const dqlc_test_cluster_t *tc, int i);   /* 0 when not running */
+int tc_node_running(const dqlc_test_cluster_t *tc, int i); /* running and not stopped */
+
+/* Index of the leader once every running voter (stopped ones excepted)
+ * names the same running node, which names itself; waits up to
+ * leader_timeout_ms.  -1 on timeout. */
+int tc_leader(dqlc_test_cluster_t *tc);
+int tc_leader_within(dqlc_test_cluster_t *tc, int timeout_ms);
+/* Like tc_leader but the agreed leader must differ from `old`. */
+int tc_wait_leader_change(dqlc_test_cluster_t *tc, int old, int timeout_ms);
+
+/* Process control; 0 on success, -1 on failure (message on stderr). */
+int tc_kill(dqlc_test_cluster_t *tc, int i);    /* SIGKILL and reap */
+int tc_stop(dqlc_test_cluster_t *tc, int i);    /* SIGSTOP, returns once stopped */
+int tc_cont(dqlc_test_cluster_t *tc, int i);    /* SIGCONT, returns once running */
+/* Start node i again (stopping it first if it runs): same id, address and
+ * data directory; returns once it serves (not waiting for a leader). */
+int tc_restart(dqlc_test_cluster_t *tc, int i);
+/* Start a new node on a free port and join it (ADD + ASSIGN through
+ * dqlc-node --join); returns its index once it is a member, or -1.
+ * role: DQLC_ROLE_VOTER / _STANDBY / _SPARE. */
+int tc_add_node(dqlc_test_cluster_t *tc);
+int tc_add_node_role(dqlc_test_cluster_t *tc, int role);
+
+/* Print the last `lines` lines of node i's log (every node's if i < 0). */
+void tc_print_logs(const dqlc_test_cluster_t *tc, int i, int lines);
+
+#endif
