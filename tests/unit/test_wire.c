@@ -1450,6 +1450,9 @@ static const struct bad_case bad_cases[] = {
     {"rows column count beyond the body", S_ROWS, 0,
      BYTES(HDR(3, 7), 0xe8, 0x03, 0, 0, 0, 0, 0, 0, 'a', 0, 0, 0, 0, 0, 0, 0, FF8),
      "column count 1000 at offset 0 cannot fit in the 24-byte body"},
+    {"rows column count one too many", S_ROWS, 0,
+     BYTES(HDR(3, 7), U64(2), 'a', 0, 0, 0, 0, 0, 0, 0, FF8),
+     "column count 2 at offset 0 cannot fit in the 24-byte body"},
     {"rows column count 2^64-1", S_ROWS, 0, BYTES(HDR(2, 7), FF8, FF8),
      "column count 18446744073709551615 at offset 0"},
     {"rows too short", S_ROWS, 0, BYTES(HDR(1, 7), FF8),
@@ -1490,6 +1493,10 @@ static const struct bad_case bad_cases[] = {
 	   0xe8, 0x03, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, FF8),
      "blob in row 0 column 0 at offset 24: length 1000 runs past the end of the body (16 "
      "bytes left)"},
+    {"rows blob one byte too long", S_ROWS, 0,
+     BYTES(HDR(6, 7), U64(1), 'a', 0, 0, 0, 0, 0, 0, 0, 0x04, 0, 0, 0, 0, 0, 0, 0, U64(17), 1,
+	   2, 3, 4, 5, 6, 7, 8, FF8),
+     "length 17 runs past the end of the body (16 bytes left)"},
     {"rows blob eats the marker", S_ROWS, 0,
      BYTES(HDR(6, 7), U64(1), 'a', 0, 0, 0, 0, 0, 0, 0, 0x04, 0, 0, 0, 0, 0, 0, 0, U64(9), 1,
 	   2, 3, 4, 5, 6, 7, 8, 9, 0, 0, 0, 0, 0, 0, 0),
@@ -1578,7 +1585,8 @@ END_TEST
  * each body is copied into an exact-size heap block). */
 static void mutate_all(enum sel s, const uint8_t *msg, size_t len)
 {
-	static const uint8_t vals[] = {0x00, 0x01, 0x07, 0x0b, 0x80, 0xee, 0xfe, 0xff};
+	static const uint8_t vals[] = {0x00, 0x01, 0x02, 0x07, 0x09, 0x0b, 0x11,
+				       0x40, 0x80, 0xee, 0xfe, 0xff};
 	uint8_t *m = malloc(len);
 	size_t i, j, cut;
 	dqlc_error_t e;
