@@ -20,23 +20,25 @@
  * Cleanup is guaranteed, whatever happens to the test:
  *  - tc_destroy() stops every node (SIGTERM, SIGKILL after 3 s), reaps it and
  *    removes the directory;
- *  - an atexit handler destroys the clusters the exiting process created, so
- *    a test that exits early (a failed ck_assert in CK_FORK mode calls exit)
- *    leaves nothing behind;
  *  - every node has PR_SET_PDEATHSIG(SIGKILL): it dies when the thread that
- *    started it dies, even by SIGKILL or a Check timeout.  So start, restart
- *    and add nodes from a thread that outlives the cluster (the test's own
- *    thread, normally);
- *  - a janitor process (own session) removes the directory and kills any
- *    node left once the creating process is gone.
+ *    started it dies, so start, restart and add nodes from a thread that
+ *    outlives the cluster (the test's own thread, normally).  This covers a
+ *    failed ck_assert under CK_FORK=yes (Check _exits the test process),
+ *    crashes and Check timeouts (SIGKILL);
+ *  - a janitor process (own session) removes the directory, after killing
+ *    any node left, once the creating process is gone without tc_destroy;
+ *  - an atexit handler destroys the clusters the exiting process created.
  *
- * Where to create a cluster: in the test function or in a CHECKED fixture
- * (tcase_add_checked_fixture), so it lives in the process that runs the
- * test, in both CK_FORK=yes and CK_FORK=no.  A cluster from an UNCHECKED
- * fixture lives in Check's runner process; under CK_FORK=yes the tests then
- * run in forked children which may only read it (addresses, URI, leader):
- * tc_kill/stop/cont/restart/add_node/destroy from a process other than the
- * creator abort with a message.
+ * Where to create a cluster: in a CHECKED fixture (tcase_add_checked_fixture,
+ * setup calls tc_start, teardown tc_destroy) or in the test function itself.
+ * Both run in the process that runs the test, under CK_FORK=yes and =no; the
+ * fixture's teardown also runs after a failed assertion under CK_FORK=no,
+ * where a cluster created in the test body would otherwise live on until
+ * the atexit handler.  A cluster from an UNCHECKED fixture lives in Check's
+ * runner process; under CK_FORK=yes the tests then run in forked children
+ * which may only read it (addresses, URI, leader): tc_kill, tc_stop,
+ * tc_cont, tc_restart, tc_add_node and tc_destroy from a process other than
+ * the creator abort with a message.
  *
  * Not thread-safe: one thread drives a given cluster at a time.
  */

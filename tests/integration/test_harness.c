@@ -103,12 +103,26 @@ static bool path_exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
+/* The 3-node tests share a checked fixture: it runs in the test's own
+ * process, and its teardown also runs after a failure under CK_FORK=no. */
+static dqlc_test_cluster_t *tc;
+
+static void three_nodes(void)
+{
+	tc = tc_start(3, NULL);
+	ck_assert_ptr_nonnull(tc);
+}
+
+static void destroy_cluster(void)
+{
+	tc_destroy(tc);
+	tc = NULL;
+}
+
 /* ---- forming a cluster ----------------------------------------------------- */
 
 START_TEST(test_three_nodes_agree)
 {
-	dqlc_test_cluster_t *tc = tc_start(3, NULL);
-	ck_assert_ptr_nonnull(tc);
 	ck_assert_int_eq(tc_size(tc), 3);
 	for (int i = 0; i < 3; i++) {
 		ck_assert_uint_eq(tc_node_id(tc, i), (uint64_t)i + 1);
@@ -129,7 +143,6 @@ START_TEST(test_three_nodes_agree)
 	ck_assert_int_ge(l, 0);
 	assert_all_agree(tc, l);
 	assert_members(tc, l, 3, DQLC_ROLE_VOTER);
-	tc_destroy(tc);
 }
 END_TEST
 
@@ -137,8 +150,6 @@ END_TEST
 
 START_TEST(test_kill_leader_elects_another)
 {
-	dqlc_test_cluster_t *tc = tc_start(3, NULL);
-	ck_assert_ptr_nonnull(tc);
 	int l = tc_leader(tc);
 	ck_assert_int_ge(l, 0);
 	pid_t pid = tc_node_pid(tc, l);
@@ -152,14 +163,11 @@ START_TEST(test_kill_leader_elects_another)
 	ck_assert_int_ge(m, 0);
 	ck_assert_int_ne(m, l);
 	assert_all_agree(tc, m);
-	tc_destroy(tc);
 }
 END_TEST
 
 START_TEST(test_stop_and_continue_follower)
 {
-	dqlc_test_cluster_t *tc = tc_start(3, NULL);
-	ck_assert_ptr_nonnull(tc);
 	int l = tc_leader(tc);
 	ck_assert_int_ge(l, 0);
 	int f = (l + 1) % 3;
@@ -191,7 +199,6 @@ START_TEST(test_stop_and_continue_follower)
 	ck_assert(tc_node_running(tc, f));
 	ck_assert_int_eq(tc_leader(tc), l);
 	assert_all_agree(tc, l);
-	tc_destroy(tc);
 }
 END_TEST
 
@@ -199,8 +206,6 @@ END_TEST
 
 START_TEST(test_restart_killed_follower)
 {
-	dqlc_test_cluster_t *tc = tc_start(3, NULL);
-	ck_assert_ptr_nonnull(tc);
 	int l = tc_leader(tc);
 	ck_assert_int_ge(l, 0);
 	int f = (l + 2) % 3;
@@ -218,14 +223,11 @@ START_TEST(test_restart_killed_follower)
 	dqlc_node_info_t info = leader_seen_by(tc, f);
 	ck_assert_str_eq(info.address, tc_node_address(tc, now));
 	assert_members(tc, now, 3, DQLC_ROLE_VOTER);
-	tc_destroy(tc);
 }
 END_TEST
 
 START_TEST(test_restart_killed_leader_rejoins)
 {
-	dqlc_test_cluster_t *tc = tc_start(3, NULL);
-	ck_assert_ptr_nonnull(tc);
 	int l = tc_leader(tc);
 	ck_assert_int_ge(l, 0);
 	ck_assert_int_eq(tc_kill(tc, l), 0);
@@ -236,14 +238,11 @@ START_TEST(test_restart_killed_leader_rejoins)
 	ck_assert_int_ge(now, 0);
 	assert_all_agree(tc, now);
 	assert_members(tc, now, 3, DQLC_ROLE_VOTER);
-	tc_destroy(tc);
 }
 END_TEST
 
 START_TEST(test_add_nodes)
 {
-	dqlc_test_cluster_t *tc = tc_start(3, NULL);
-	ck_assert_ptr_nonnull(tc);
 	int i = tc_add_node(tc);
 	ck_assert_int_eq(i, 3);
 	ck_assert_int_eq(tc_size(tc), 4);
@@ -265,7 +264,6 @@ START_TEST(test_add_nodes)
 	ck_assert_int_eq(m->role, DQLC_ROLE_STANDBY);
 	dqlc_nodes_free(nodes);
 	ck_assert_int_eq(tc_leader(tc), l);
-	tc_destroy(tc);
 }
 END_TEST
 
@@ -273,17 +271,17 @@ END_TEST
 
 START_TEST(test_destroy_leaves_nothing)
 {
-	dqlc_test_cluster_t *tc = tc_start(3, NULL);
-	ck_assert_ptr_nonnull(tc);
+	dqlc_test_cluster_t *own = tc_start(3, NULL);
+	ck_assert_ptr_nonnull(own);
 	pid_t pids[3];
 	for (int i = 0; i < 3; i++)
-		pids[i] = tc_node_pid(tc, i);
+		pids[i] = tc_node_pid(own, i);
 	char dir[4096];
-	snprintf(dir, sizeof dir, "%s", tc_dir(tc));
+	snprintf(dir, sizeof dir, "%s", tc_dir(own));
 	ck_assert(path_exists(dir));
-	ck_assert_int_eq(tc_stop(tc, 1), 0); /* destroy must handle a stopped node */
+	ck_assert_int_eq(tc_stop(own, 1), 0); /* destroy must handle a stopped node */
 
-	tc_destroy(tc);
+	tc_destroy(own);
 	for (int i = 0; i < 3; i++)
 		ck_assert_msg(kill(pids[i], 0) == -1 && errno == ESRCH, "node pid %ld remains",
 			      (long)pids[i]);
@@ -309,13 +307,13 @@ static pid_t child_with_cluster(int n, int how, struct report *r)
 	ck_assert_int_ge(child, 0);
 	if (child == 0) {
 		close(fds[0]);
-		dqlc_test_cluster_t *tc = tc_start(n, NULL);
-		if (tc == NULL)
+		dqlc_test_cluster_t *own = tc_start(n, NULL);
+		if (own == NULL)
 			_exit(2);
 		FILE *f = fdopen(fds[1], "w");
-		fprintf(f, "%s", tc_dir(tc));
+		fprintf(f, "%s", tc_dir(own));
 		for (int i = 0; i < n; i++)
-			fprintf(f, " %ld", (long)tc_node_pid(tc, i));
+			fprintf(f, " %ld", (long)tc_node_pid(own, i));
 		fprintf(f, "\n");
 		fclose(f);
 		if (how == 0)
@@ -392,10 +390,10 @@ static int run_node(const char *args, const char *log)
 
 START_TEST(test_node_refuses_bad_usage_and_taken_port)
 {
-	dqlc_test_cluster_t *tc = tc_start(1, NULL);
-	ck_assert_ptr_nonnull(tc);
+	dqlc_test_cluster_t *own = tc_start(1, NULL);
+	ck_assert_ptr_nonnull(own);
 	char log[4200], args[8192];
-	snprintf(log, sizeof log, "%s/usage.log", tc_dir(tc));
+	snprintf(log, sizeof log, "%s/usage.log", tc_dir(own));
 
 	ck_assert_int_eq(run_node("--id 1", log), 2);
 	ck_assert(hp_file_contains(log, 0, "required"));
@@ -406,11 +404,11 @@ START_TEST(test_node_refuses_bad_usage_and_taken_port)
 	ck_assert(hp_file_contains(log, 0, "bootstraps"));
 
 	/* The running node holds its port: a second one cannot bind it. */
-	snprintf(args, sizeof args, "--id 7 --address %s --dir '%s/other'", tc_node_address(tc, 0),
-		 tc_dir(tc));
+	snprintf(args, sizeof args, "--id 7 --address %s --dir '%s/other'", tc_node_address(own, 0),
+		 tc_dir(own));
 	ck_assert_int_eq(run_node(args, log), 3);
 	ck_assert(hp_file_contains(log, 0, "cannot bind"));
-	tc_destroy(tc);
+	tc_destroy(own);
 }
 END_TEST
 
@@ -420,8 +418,6 @@ START_TEST(test_go_shell_sees_same_leader)
 {
 	ck_assert_msg(access(GO_DQLITE_SHELL, X_OK) == 0,
 		      GO_DQLITE_SHELL " missing: install Debian's go-dqlite");
-	dqlc_test_cluster_t *tc = tc_start(3, NULL);
-	ck_assert_ptr_nonnull(tc);
 	int l = tc_leader(tc);
 	ck_assert_int_ge(l, 0);
 	char cmd[1024];
@@ -437,32 +433,37 @@ START_TEST(test_go_shell_sees_same_leader)
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: status %d, said: %s", cmd, st,
 		      line);
 	ck_assert_str_eq(line, tc_node_address(tc, l));
-	tc_destroy(tc);
 }
 END_TEST
 
-static void add(Suite *s, const char *name, const TTest *t, double timeout)
+static TCase *tcase(Suite *s, const char *name, double timeout)
 {
-	TCase *tcase = tcase_create(name);
-	tcase_set_timeout(tcase, timeout);
-	tcase_add_test(tcase, t);
-	suite_add_tcase(s, tcase);
+	TCase *t = tcase_create(name);
+	tcase_set_timeout(t, timeout); /* per test, fixture included */
+	suite_add_tcase(s, t);
+	return t;
 }
 
 static Suite *harness_suite(void)
 {
 	Suite *s = suite_create("harness");
-	add(s, "form", test_three_nodes_agree, 60);
-	add(s, "kill-leader", test_kill_leader_elects_another, 60);
-	add(s, "stop-cont", test_stop_and_continue_follower, 60);
-	add(s, "restart-follower", test_restart_killed_follower, 60);
-	add(s, "restart-leader", test_restart_killed_leader_rejoins, 60);
-	add(s, "grow", test_add_nodes, 90);
-	add(s, "destroy", test_destroy_leaves_nothing, 60);
-	add(s, "exit-cleanup", test_exit_without_destroy_cleans_up, 60);
-	add(s, "sigkill-cleanup", test_sigkill_of_harness_cleans_up, 60);
-	add(s, "node-errors", test_node_refuses_bad_usage_and_taken_port, 90);
-	add(s, "go-shell", test_go_shell_sees_same_leader, 60);
+	TCase *t = tcase(s, "three-nodes", 60);
+	tcase_add_checked_fixture(t, three_nodes, destroy_cluster);
+	tcase_add_test(t, test_three_nodes_agree);
+	tcase_add_test(t, test_kill_leader_elects_another);
+	tcase_add_test(t, test_stop_and_continue_follower);
+	tcase_add_test(t, test_restart_killed_follower);
+	tcase_add_test(t, test_restart_killed_leader_rejoins);
+	tcase_add_test(t, test_add_nodes);
+	tcase_add_test(t, test_go_shell_sees_same_leader);
+
+	t = tcase(s, "cleanup", 60);
+	tcase_add_test(t, test_destroy_leaves_nothing);
+	tcase_add_test(t, test_exit_without_destroy_cleans_up);
+	tcase_add_test(t, test_sigkill_of_harness_cleans_up);
+
+	t = tcase(s, "dqlc-node", 60);
+	tcase_add_test(t, test_node_refuses_bad_usage_and_taken_port);
 	return s;
 }
 
