@@ -70,7 +70,7 @@ static void touch_values(const dqlc_value_t *v, size_t n)
 }
 
 /* Copy the next message's body into its own heap block.  Returns 0 and
- * advances *data/*size, or non-zero at the end or on a framing error. */
+ * advances the input, or non-zero at the end or on a framing error. */
 static int next_body(const uint8_t **data, size_t *size, dqlc__hdr_t *h, uint8_t **body,
 		     size_t *len)
 {
