@@ -237,7 +237,10 @@ int dqlc__dec_files(const uint8_t *body, size_t len, dqlc__file_t **files, size_
  * the batch ended with the PART marker (more batches follow), cleared on
  * DONE.  A batch that ends without a marker is DQLC_EPROTO.  `max_rows`
  * bounds rows->nrows (0 = no limit) so a hostile server cannot make us grow
- * without end.
+ * without end; going past it is DQLC_EPROTO.  A batch that fails to decode
+ * adds nothing (nrows, and for a first batch the columns, stay as before).
+ * BOOLEAN values are normalised to 0/1; ISO8601 "" (the server's NULL in a
+ * DATETIME column) is passed through as an empty ISO8601 value.
  */
 typedef struct dqlc__rows {
 	size_t ncols;
