@@ -442,6 +442,199 @@ DQLC_API int dqlc_conn_dump(dqlc_conn_t *conn, const char *database, dqlc_dump_t
 DQLC_API int dqlc_dump_write(const dqlc_dump_t *dump, const char *dir, dqlc_error_t *err);
 DQLC_API void dqlc_dump_free(dqlc_dump_t *dump); /* NULL-safe */
 
+/* =========================================================================
+ * Pool: the main handle.  Thread-safe: every function may be called from
+ * any thread, except dqlc_pool_close() (once, from a thread that is not one
+ * of the pool's workers and not inside a callback).
+ *
+ * A pool owns a fixed set of worker threads that run requests on pooled
+ * connections to the leader, and a discovery thread that keeps the cluster
+ * map (members, leader) fresh.  Nothing starts until the first request: a
+ * pool that is created and never used has no thread and no socket (so a
+ * pre-fork master stays single-threaded).
+ *
+ * Pool keys (default), settable in the URI or with dqlc_config_set():
+ *   workers              4       worker threads
+ *   queue_max            65536   queued requests; beyond it futures fail
+ *                                with DQLC_EQUEUEFULL at once
+ *   pool_min             0       connections kept open (warm) to the leader
+ *   pool_max             8       connections at most
+ *   idle_timeout_ms      60000   close idle connections above pool_min
+ *   max_lifetime_ms      0       recycle connections older than this (0: never)
+ *   acquire_timeout_ms   5000    dqlc_pool_acquire() default wait
+ *   health_check_idle_ms 1000    check a connection idle this long before reuse
+ *   retry_max            8       retries of one request (safe cases only)
+ *   stmt_cache_size      64      prepared statements cached per connection
+ *   leader_refresh_ms    30000   cluster map refresh period (0: only on demand)
+ *   close                drain   "drain": finish queued work on close; "abort":
+ *                                fail it with DQLC_ECLOSED
+ *   fork                 auto    "auto": an inherited pool rebuilds itself in
+ *                                the child; "explicit": it refuses to work
+ *                                (DQLC_EFORKED) until dqlc_pool_after_fork()
+ *
+ * Deadlines: each request gets one deadline when submitted
+ * (request_timeout_ms, or the per-request timeout) covering queueing,
+ * waiting for a connection, leader discovery, connecting, retries and I/O.
+ * A retry never restarts it.
+ *
+ * Retries happen only when safe: nothing was sent, the server said
+ * NOT_LEADER, or SQLITE_BUSY on an autocommit statement; queries (which never
+ * write) are also retried after a lost connection.  A write whose outcome is
+ * unknown fails with DQLC_ERRF_MAYBE_EXECUTED and is never retried silently.
+ *
+ * Writes from one pool are serialized (the "write lane"), so concurrent
+ * writers in one process never see SQLITE_BUSY from each other.
+ * ========================================================================= */
+
+typedef struct dqlc_pool dqlc_pool_t;
+typedef struct dqlc_future dqlc_future_t;
+
+DQLC_API int dqlc_pool_create(const char *uri, const dqlc_config_t *cfg, dqlc_pool_t **out,
+			      dqlc_error_t *err);
+
+/* Per-request options (all optional; NULL means defaults). */
+#define DQLC_REQ_IDEMPOTENT 0x1u /* the statement may be retried even when its
+				    outcome is unknown */
+typedef struct dqlc_req_opts {
+	size_t struct_size; /* sizeof(dqlc_req_opts_t): lets the struct grow */
+	int64_t timeout_ms; /* 0: the pool's request_timeout_ms */
+	unsigned flags;     /* DQLC_REQ_* */
+} dqlc_req_opts_t;
+
+/**
+ * Submit SQL; returns a future that the caller owns (dqlc_future_free).
+ * Parameters (and their bytes) are copied before the call returns.  Returns
+ * NULL only when out of memory: every other failure (closed pool, full
+ * queue, bad arguments) arrives through the future.
+ * exec: no rows; the result carries last insert id and rows affected.
+ * query: one row-returning statement; the result carries the rows.
+ */
+DQLC_API DQLC_NODISCARD dqlc_future_t *dqlc_pool_exec(dqlc_pool_t *pool, const char *sql,
+						      const dqlc_value_t *params, size_t n);
+DQLC_API DQLC_NODISCARD dqlc_future_t *dqlc_pool_query(dqlc_pool_t *pool, const char *sql,
+						       const dqlc_value_t *params, size_t n);
+DQLC_API DQLC_NODISCARD dqlc_future_t *dqlc_pool_exec_opts(dqlc_pool_t *pool, const char *sql,
+							   const dqlc_value_t *params, size_t n,
+							   const dqlc_req_opts_t *opts);
+DQLC_API DQLC_NODISCARD dqlc_future_t *dqlc_pool_query_opts(dqlc_pool_t *pool, const char *sql,
+							    const dqlc_value_t *params, size_t n,
+							    const dqlc_req_opts_t *opts);
+
+/**
+ * Lease a connection to the leader for a sequence of calls (a transaction).
+ * The lease is used with the dqlc_conn_* calls from one thread at a time;
+ * dqlc_conn_close() returns it (rolled back first if a transaction is still
+ * open; discarded if it broke).  timeout_ms < 0: acquire_timeout_ms.
+ * DQLC_EPOOL when no connection frees up in time.
+ */
+DQLC_API int dqlc_pool_acquire(dqlc_pool_t *pool, int64_t timeout_ms, dqlc_conn_t **out,
+			       dqlc_error_t *err);
+
+/**
+ * Run fn between BEGIN and COMMIT on one leased connection.  fn returns 0 to
+ * commit; any other value rolls back and is returned.  When the transaction
+ * fails in a way that proves nothing was committed (SQLITE_BUSY, NOT_LEADER,
+ * a connection lost before COMMIT was sent) the whole of fn is run again,
+ * on a fresh connection if needed, until it succeeds or the deadline
+ * (request_timeout_ms) passes — so fn must be safe to run more than once
+ * (no side effects outside the connection).  A COMMIT whose outcome is
+ * unknown fails with DQLC_ERRF_MAYBE_EXECUTED and is not retried.  Inside fn,
+ * use only the connection it is given (waiting on pool futures there can
+ * deadlock).
+ */
+DQLC_API int dqlc_pool_transaction(dqlc_pool_t *pool, int (*fn)(dqlc_conn_t *conn, void *arg),
+				   void *arg, dqlc_error_t *err);
+
+/** The current leader's address, as the cluster map knows it (finding it
+ *  first if needed). */
+DQLC_API int dqlc_pool_leader(dqlc_pool_t *pool, char *buf, size_t len, dqlc_error_t *err);
+
+/**
+ * Stop the pool: drain or abort queued work (the `close` key), fail what is
+ * left with DQLC_ECLOSED, join every thread, close every connection, free.
+ * No thread or socket outlives it.  Connections still leased are closed when
+ * they are returned.  NULL-safe.
+ */
+DQLC_API void dqlc_pool_close(dqlc_pool_t *pool);
+
+/**
+ * In a child process that inherited a pool created with fork=explicit, make
+ * it usable again: its connections and threads are rebuilt for this
+ * process, and requests the parent had pending fail here with
+ * DQLC_EFORKED.  In fork=auto mode this happens by itself on the first call;
+ * calling it anyway is harmless.  Call it before using the pool from more
+ * than one thread in the child.
+ */
+DQLC_API int dqlc_pool_after_fork(dqlc_pool_t *pool, dqlc_error_t *err);
+
+/** Counters and gauges; fill `out` after setting out->struct_size. */
+typedef struct dqlc_pool_stats {
+	size_t struct_size;
+	uint64_t submitted;      /* requests accepted */
+	uint64_t completed;      /* futures completed with success */
+	uint64_t failed;         /* futures completed with an error */
+	uint64_t retries;        /* request retries (all causes) */
+	uint64_t busy_retries;   /* retries caused by SQLITE_BUSY */
+	uint64_t leader_changes; /* times the pool's leader changed */
+	uint64_t timeouts;       /* requests that ran out of time */
+	uint64_t canceled;
+	uint64_t connects;       /* connections opened */
+	uint32_t queued;         /* waiting for a worker now */
+	uint32_t in_flight;      /* running on a worker now */
+	uint32_t conns_open;
+	uint32_t conns_idle;
+	uint32_t conns_leased;   /* held by dqlc_pool_acquire() callers */
+	uint32_t workers;        /* worker threads running */
+	double latency_mean_us;  /* submit to completion, completed requests */
+	double latency_p50_us;   /* approximations from a log-scale histogram */
+	double latency_p99_us;
+	double latency_max_us;
+} dqlc_pool_stats_t;
+DQLC_API int dqlc_pool_stats(dqlc_pool_t *pool, dqlc_pool_stats_t *out, dqlc_error_t *err);
+
+/* =========================================================================
+ * Futures: one owner (who frees it), but any thread may wait on, poll or
+ * cancel it.  A future may be freed before it completes; the request still
+ * runs (or is dropped, if queued and then canceled) and its callback, if
+ * any, still runs once.
+ * ========================================================================= */
+
+/** Block until complete; returns the final code (0 or DQLC_E*).  Called
+ *  from one of the pool's own worker threads (e.g. in a callback) it
+ *  returns DQLC_EDEADLK instead of waiting. */
+DQLC_API int dqlc_future_wait(dqlc_future_t *f);
+/** Wait at most timeout_ms: DQLC_ETIMEDOUT if not complete yet (the request
+ *  keeps running: this does not cancel it), else the final code. */
+DQLC_API int dqlc_future_wait_for(dqlc_future_t *f, int64_t timeout_ms);
+DQLC_API bool dqlc_future_ready(dqlc_future_t *f);
+/**
+ * Register the completion callback (once per future; a second call is
+ * DQLC_EMISUSE).  It runs exactly once: on the worker that completes the
+ * request, with no library lock held, or right here if the future is
+ * already complete.  Result and error accessors work inside it; waiting on
+ * another future of the same pool there returns DQLC_EDEADLK.  `arg` must
+ * stay valid until the callback has run.  The callback must not block for
+ * long: it occupies a worker.
+ */
+DQLC_API int dqlc_future_set_callback(dqlc_future_t *f, void (*cb)(dqlc_future_t *f, void *arg),
+				      void *arg);
+/**
+ * Cancel: a queued request is dropped (the future completes with
+ * DQLC_ECANCELED); a running query is interrupted (INTERRUPT, then the rest
+ * of its rows are drained, so the connection stays usable) and completes
+ * with DQLC_ECANCELED.  A write already sent cannot be stopped and completes
+ * with its real outcome.  Returns 0 if the request was dropped or
+ * interrupted, DQLC_EINVAL if it had already completed.
+ */
+DQLC_API int dqlc_future_cancel(dqlc_future_t *f);
+/** Wait, then copy the error (cleared on success) and return the code. */
+DQLC_API int dqlc_future_error(dqlc_future_t *f, dqlc_error_t *err);
+/** Wait, then hand over the result (the caller frees it).  NULL on error,
+ *  or on a second call. */
+DQLC_API dqlc_result_t *dqlc_future_take_result(dqlc_future_t *f);
+/** Release the caller's ownership.  Allowed before completion.  NULL-safe. */
+DQLC_API void dqlc_future_free(dqlc_future_t *f);
+
 #ifdef __cplusplus
 }
 #endif

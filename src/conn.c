@@ -43,6 +43,7 @@ int dqlc__conn_new(struct dqlc_config *cfg, bool owns_cfg, const char *address, 
 	snprintf(c->address, sizeof c->address, "%s", address);
 	c->fd = fd;
 	c->timeout_ms = cfg->request_timeout_ms;
+	c->deadline_cap = DQLC__NO_DEADLINE;
 	c->created_ns = c->last_used_ns = dqlc__now_ns();
 	atomic_init(&c->running, 0);
 	if (!handshake_sent && dqlc__enc_handshake(&c->wbuf, DQLC__PROTO_VERSION, err) != 0) {
@@ -65,13 +66,11 @@ oom:
 
 void dqlc__conn_destroy(struct dqlc_conn *c)
 {
-	struct dqlc_stmt *s;
 	if (c == NULL)
 		return;
 	/* Statements outlive nothing: detach them so a later finalize is a
 	 * plain free and never sends a stale id. */
-	for (s = c->stmts; s != NULL; s = s->next)
-		s->conn = NULL;
+	dqlc__conn_forget_stmts(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->wake_fd >= 0)
@@ -87,14 +86,11 @@ void dqlc__conn_destroy(struct dqlc_conn *c)
 
 void dqlc__conn_break(struct dqlc_conn *c)
 {
-	struct dqlc_stmt *s;
 	c->broken = true;
 	c->in_tx = false;
 	c->opened = false;
 	/* Statement ids die with the server connection. */
-	for (s = c->stmts; s != NULL; s = s->next)
-		s->conn = NULL;
-	c->stmts = NULL;
+	dqlc__conn_forget_stmts(c);
 	if (c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
@@ -103,7 +99,17 @@ void dqlc__conn_break(struct dqlc_conn *c)
 
 int64_t dqlc__conn_deadline(const struct dqlc_conn *c)
 {
-	return dqlc__deadline_in(c->timeout_ms);
+	return dqlc__deadline_min(dqlc__deadline_in(c->timeout_ms), c->deadline_cap);
+}
+
+void dqlc__conn_forget_stmts(struct dqlc_conn *c)
+{
+	struct dqlc_stmt *s;
+	for (s = c->stmts; s != NULL; s = s->next)
+		s->conn = NULL;
+	c->stmts = NULL;
+	dqlc__stmt_cache_free(c->cache);
+	c->cache = NULL;
 }
 
 static void clear_wake(struct dqlc_conn *c)
@@ -117,6 +123,9 @@ int dqlc__conn_enter(struct dqlc_conn *c, dqlc_error_t *err)
 {
 	if (c == NULL)
 		return dqlc__err(err, DQLC_EINVAL, "NULL connection");
+	if (c->forked)
+		return dqlc__err(err, DQLC_EFORKED,
+				 "connection inherited across fork(): it belongs to the parent");
 	if (c->broken)
 		return dqlc__err(err, DQLC_EIO,
 				 "connection to %s is broken (an earlier call failed); close it",
@@ -125,6 +134,7 @@ int dqlc__conn_enter(struct dqlc_conn *c, dqlc_error_t *err)
 		return dqlc__err(err, DQLC_EMISUSE,
 				 "a cursor is open on this connection: close it first");
 	clear_wake(c);
+	c->last_server_code = 0;
 	atomic_store(&c->running, 1);
 	return 0;
 }
@@ -251,6 +261,7 @@ static int failure(struct dqlc_conn *c, const uint8_t *body, size_t len, bool is
 	if (rv != 0)
 		return io_failed(c, rv, is_write, err);
 	dqlc__err_server(err, code, msg);
+	c->last_server_code = code;
 	switch (code) {
 	case DQLC_SQLITE_LEADERSHIP_LOST:
 	case 8458:
@@ -262,11 +273,17 @@ static int failure(struct dqlc_conn *c, const uint8_t *body, size_t len, bool is
 		break;
 	case DQLC_SQLITE_NOT_LEADER:
 	case 8202:
+		/* This node is no longer (or not yet) the leader: the server
+		 * dropped or will drop its statements; never send those ids
+		 * again, even if it leads again later. */
 		c->in_tx = false;
+		dqlc__conn_forget_stmts(c);
 		break;
 	case DQLC_SQLITE_NOTFOUND:
 		if (msg != NULL && strncmp(msg, "no database opened", 18) == 0) {
-			dqlc__err_flag(err, DQLC_ERRF_LEADER_CHANGED);
+			/* The server dropped our database after losing
+			 * leadership: nothing ran. */
+			dqlc__err_flag(err, DQLC_ERRF_LEADER_CHANGED | DQLC_ERRF_RETRYABLE);
 			dqlc__conn_break(c);
 		}
 		break;

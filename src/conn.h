@@ -23,6 +23,10 @@ struct dqlc_conn {
 	bool broken;
 	bool in_tx;
 	int64_t timeout_ms;      /* per call; from request_timeout_ms */
+	int64_t deadline_cap;    /* no call runs past this (pool requests) */
+	uint64_t last_server_code; /* code of the last FAILURE, 0 if none */
+	uint64_t map_gen;        /* leadership this pooled connection belongs to */
+	struct dqlc__stmt_cache *cache; /* prepared statements by SQL (pool) */
 	atomic_int running;      /* a call is in progress: cancel may signal */
 	int64_t created_ns;
 	int64_t last_used_ns;
@@ -35,8 +39,10 @@ struct dqlc_conn {
 	struct dqlc_stmt *stmts;     /* live prepared statements (list) */
 	struct dqlc_cursor *cursor;  /* open cursor pinning the connection */
 
-	struct dqlc_pool *pool;      /* set when leased from a pool */
-	void *pool_data;
+	struct dqlc_pool *pool;      /* the pool this connection belongs to */
+	bool leased;                 /* held by a dqlc_pool_acquire() caller */
+	bool forked;                 /* inherited across fork(): never touch fd */
+	struct dqlc_conn *pool_next, *pool_prev; /* all of the pool's connections */
 };
 
 struct dqlc_stmt {
@@ -76,6 +82,19 @@ int dqlc__conn_interrupt_drain(struct dqlc_conn *c, int64_t deadline, dqlc_error
 /* Read a whole ROWS stream into *out (after the request was sent). */
 int dqlc__conn_read_rows(struct dqlc_conn *c, int64_t deadline, dqlc_result_t **out,
 			 dqlc_error_t *err);
+
+/* Drop every prepared statement id without sending anything (the server
+ * forgot them, or may have). */
+void dqlc__conn_forget_stmts(struct dqlc_conn *c);
+
+/* Run SQL through the per-connection statement cache (PREPARE once, then
+ * EXEC/QUERY by id).  Falls back to EXEC_SQL/QUERY_SQL for multi-statement
+ * SQL or when the cache is disabled. */
+int dqlc__conn_exec_cached(struct dqlc_conn *c, const char *sql, const dqlc_value_t *params,
+			   size_t n, dqlc_result_t **out, dqlc_error_t *err);
+int dqlc__conn_query_cached(struct dqlc_conn *c, const char *sql, const dqlc_value_t *params,
+			    size_t n, dqlc_result_t **out, dqlc_error_t *err);
+void dqlc__stmt_cache_free(struct dqlc__stmt_cache *cache);
 
 /* Calls made on the public API: entry checks and cancel bookkeeping. */
 int dqlc__conn_enter(struct dqlc_conn *c, dqlc_error_t *err);

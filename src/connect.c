@@ -6,6 +6,7 @@
 #include "conn.h"
 #include "error.h"
 #include "net/sock.h"
+#include "pool/pool.h"
 
 static struct dqlc_config *resolve(const char *uri, const dqlc_config_t *cfg, dqlc_error_t *err)
 {
@@ -94,6 +95,12 @@ void dqlc_conn_close(dqlc_conn_t *conn)
 {
 	if (conn == NULL)
 		return;
-	/* Pool leases are handed back by the pool module (see pool/). */
+	if (conn->pool != NULL) {
+		/* A lease goes back to its pool; a connection lent to a
+		 * dqlc_pool_transaction() function is the pool's to return. */
+		if (conn->leased)
+			dqlc__pool_release(conn->pool, conn);
+		return;
+	}
 	dqlc__conn_destroy(conn);
 }

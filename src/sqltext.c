@@ -113,3 +113,16 @@ bool dqlc__sql_is_blank(const char *sql)
 		p = next_token(p, kw, sizeof kw);
 	}
 }
+
+bool dqlc__sql_is_multi(const char *sql)
+{
+	char kw[8];
+	const char *p = sql;
+	while (*p != '\0') {
+		p = skip_space(p);
+		if (*p == ';')
+			return !dqlc__sql_is_blank(p + 1);
+		p = next_token(p, kw, sizeof kw);
+	}
+	return false;
+}

@@ -28,5 +28,8 @@ int dqlc__find_leader(const struct dqlc_config *cfg, const char *const *cands, s
 /* Process-wide memory of the last leader found for a node list. */
 void dqlc__leader_cache_get(const struct dqlc_config *cfg, char *out, size_t len);
 void dqlc__leader_cache_put(const struct dqlc_config *cfg, const char *leader);
+/* atfork: keep the cache's lock consistent across fork(). */
+void dqlc__leader_cache_lock(void);
+void dqlc__leader_cache_unlock(void);
 
 #endif

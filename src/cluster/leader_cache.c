@@ -58,3 +58,13 @@ void dqlc__leader_cache_put(const struct dqlc_config *cfg, const char *leader)
 	snprintf(slots[i].leader, sizeof slots[i].leader, "%s", leader);
 	pthread_mutex_unlock(&mu);
 }
+
+void dqlc__leader_cache_lock(void)
+{
+	pthread_mutex_lock(&mu);
+}
+
+void dqlc__leader_cache_unlock(void)
+{
+	pthread_mutex_unlock(&mu);
+}

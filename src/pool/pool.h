@@ -1,0 +1,106 @@
+/* The pool: request queue, worker threads, pooled connections, write lane.
+ *
+ * Locking: pool->mu guards everything in struct dqlc_pool except `map`
+ * (its own lock) and the stats atomics.  Order: fork registry, pool->mu,
+ * map->mu, future->mu.  No lock is held across I/O or a user callback. */
+#ifndef DQLC_POOL_H
+#define DQLC_POOL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cfg.h"
+#include "cluster/map.h"
+
+struct dqlc_future;
+struct dqlc_conn;
+
+enum dqlc__pool_state { DQLC__POOL_RUNNING, DQLC__POOL_CLOSING, DQLC__POOL_CLOSED };
+
+#define DQLC__LAT_BUCKETS 96 /* quarter powers of two of microseconds */
+
+struct dqlc__stats {
+	atomic_uint_fast64_t submitted, completed, failed, retries, busy_retries, timeouts,
+	    canceled, connects;
+	atomic_uint_fast64_t lat[DQLC__LAT_BUCKETS];
+	atomic_uint_fast64_t lat_sum_us, lat_max_us;
+};
+
+struct dqlc_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv_work; /* a request was queued, or the state changed */
+	pthread_cond_t cv_conn; /* a connection or a slot freed up */
+	pthread_cond_t cv_lane; /* the write lane freed up */
+	struct dqlc_config cfg;
+	enum dqlc__pool_state state;
+
+	/* fork safety */
+	pid_t pid;              /* process the pool's threads and sockets belong to */
+	bool forked_explicit;   /* inherited in "explicit" mode: refuse until after_fork */
+	struct dqlc_pool *reg_next, *reg_prev;
+
+	/* requests */
+	struct dqlc_future *q_head, *q_tail; /* FIFO */
+	size_t queued;
+	struct dqlc_future *running;         /* in-flight list */
+	size_t in_flight;
+
+	/* workers, started on first use */
+	pthread_t *threads;
+	size_t n_threads;
+
+	/* connections */
+	struct dqlc_conn *conns;  /* every connection of the pool (fork reset) */
+	struct dqlc_conn **idle; /* LIFO: the warmest first */
+	size_t n_idle;
+	size_t n_open;           /* idle + busy + leased */
+	size_t n_leased;
+	size_t n_opening;        /* slots reserved while dialing */
+	bool free_on_last_lease; /* closed with leases out: free when they return */
+
+	/* write lane: one write in flight per pool */
+	bool lane_busy;
+
+	struct dqlc__map map;
+	struct dqlc__stats stats;
+};
+
+/* Connections (lease.c).  Lease one for a request or a caller, within the
+ * deadline (DQLC_EPOOL when none frees up in time); release it (kept, or
+ * destroyed when broken or stale). */
+int dqlc__pool_lease(struct dqlc_pool *p, int64_t deadline, struct dqlc_conn **out,
+		     dqlc_error_t *err);
+void dqlc__pool_release(struct dqlc_pool *p, struct dqlc_conn *c);
+/* p->mu held: take idle connections out for destruction (after unlock). */
+size_t dqlc__pool_take_idle(struct dqlc_pool *p, struct dqlc_conn ***out);
+
+/* The last lease of a closed pool came back: free it (pool.c). */
+void dqlc__pool_free_late(struct dqlc_pool *p);
+
+/* Write lane (lease.c). */
+int dqlc__lane_acquire(struct dqlc_pool *p, int64_t deadline, dqlc_error_t *err);
+void dqlc__lane_release(struct dqlc_pool *p);
+
+/* Workers (worker.c). */
+int dqlc__workers_start(struct dqlc_pool *p, dqlc_error_t *err); /* p->mu held */
+void dqlc__worker_run(struct dqlc_pool *p, struct dqlc_future *f);
+
+/* Queue helpers (pool.c). */
+bool dqlc__pool_unqueue(struct dqlc_pool *p, struct dqlc_future *f);
+void dqlc__pool_count_cancel(struct dqlc_pool *p);
+void dqlc__stats_latency(struct dqlc_pool *p, int64_t ns);
+
+/* Public entry check: closed, forked (rebuilds or refuses). */
+int dqlc__pool_enter(struct dqlc_pool *p, dqlc_error_t *err);
+
+/* Fork registry (fork.c). */
+void dqlc__fork_register(struct dqlc_pool *p);
+void dqlc__fork_unregister(struct dqlc_pool *p);
+/* Called by dqlc__pool_enter when p->pid != getpid(): rebuild the pool for
+ * this process (p->mu held). */
+void dqlc__pool_reset_in_child(struct dqlc_pool *p);
+
+#endif

@@ -1,0 +1,208 @@
+/* Worker threads: take a request, run it on a pooled connection, retry
+ * when (and only when) that is safe, complete its future. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "conn.h"
+#include "error.h"
+#include "future.h"
+#include "pool/pool.h"
+#include "rand.h"
+
+static void *worker_main(void *arg)
+{
+	struct dqlc_pool *p = arg;
+	dqlc__worker_of = p;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		struct dqlc_future *f;
+		while (p->q_head == NULL && p->state == DQLC__POOL_RUNNING)
+			pthread_cond_wait(&p->cv_work, &p->mu);
+		f = p->q_head;
+		if (f == NULL)
+			break; /* closing, and nothing (more) to drain */
+		p->q_head = f->next;
+		if (p->q_head)
+			p->q_head->prev = NULL;
+		else
+			p->q_tail = NULL;
+		p->queued--;
+		dqlc__future_start(f);
+		f->prev = NULL;
+		f->next = p->running;
+		if (p->running)
+			p->running->prev = f;
+		p->running = f;
+		p->in_flight++;
+		pthread_mutex_unlock(&p->mu);
+
+		dqlc__worker_run(p, f);
+
+		pthread_mutex_lock(&p->mu);
+		if (f->prev)
+			f->prev->next = f->next;
+		else
+			p->running = f->next;
+		if (f->next)
+			f->next->prev = f->prev;
+		p->in_flight--;
+		pthread_mutex_unlock(&p->mu);
+		/* The future is only completed once it has left the running
+		 * list: a forked child must never see a completed one there. */
+		dqlc__future_complete(f, f->code, &f->err, f->result, true);
+		pthread_mutex_lock(&p->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+int dqlc__workers_start(struct dqlc_pool *p, dqlc_error_t *err)
+{
+	sigset_t all, old;
+	size_t i, n = (size_t)p->cfg.workers;
+	int rv = 0;
+	p->threads = calloc(n, sizeof *p->threads);
+	if (p->threads == NULL)
+		return dqlc__err(err, DQLC_ENOMEM, "out of memory");
+	/* Library threads take no signals: they belong to the application's
+	 * own threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (i = 0; i < n; i++) {
+		rv = pthread_create(&p->threads[i], NULL, worker_main, p);
+		if (rv != 0)
+			break;
+		p->n_threads++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (p->n_threads == 0) {
+		free(p->threads);
+		p->threads = NULL;
+		return dqlc__err_sys(err, DQLC_ENOMEM, rv, "starting worker threads");
+	}
+	return 0;
+}
+
+static bool is_busy(const dqlc_error_t *e)
+{
+	return e->code == DQLC_ESQL && (e->sqlite_code & 0xff) == DQLC_SQLITE_BUSY;
+}
+
+/* Is running the request again safe and useful? */
+static bool should_retry(const struct dqlc_future *f, int rv, const dqlc_error_t *e)
+{
+	if (rv == DQLC_ECANCELED || rv == DQLC_ECLOSED || rv == DQLC_EINVAL || rv == DQLC_EMISUSE)
+		return false;
+	if (e->flags & DQLC_ERRF_RETRYABLE)
+		return true; /* nothing was executed */
+	if (is_busy(e))
+		return true; /* rejected before it ran (autocommit) */
+	if (f->kind == DQLC__JOB_QUERY && (rv == DQLC_EIO || (e->flags & DQLC_ERRF_LEADER_CHANGED)))
+		return true; /* reads never write on this protocol */
+	if ((f->flags & DQLC_REQ_IDEMPOTENT) && (e->flags & DQLC_ERRF_MAYBE_EXECUTED) &&
+	    rv != DQLC_ETIMEDOUT)
+		return true;
+	return false;
+}
+
+static void pause_ms(int64_t ms, int64_t deadline)
+{
+	int64_t until = dqlc__deadline_min(dqlc__deadline_in(ms), deadline);
+	int64_t left = until - dqlc__now_ns();
+	struct timespec ts;
+	if (left <= 0)
+		return;
+	ts.tv_sec = (time_t)(left / 1000000000);
+	ts.tv_nsec = (long)(left % 1000000000);
+	nanosleep(&ts, NULL);
+}
+
+/* Run f to its outcome (stored in f->code/err/result; completed by the
+ * caller). */
+void dqlc__worker_run(struct dqlc_pool *p, struct dqlc_future *f)
+{
+	bool write = f->kind == DQLC__JOB_EXEC;
+	dqlc_result_t *res = NULL;
+	dqlc_error_t e;
+	int rv = 0, attempt = 0;
+	memset(&e, 0, sizeof e);
+	for (;;) {
+		struct dqlc_conn *c = NULL;
+		bool retry;
+		if (dqlc__future_canceled(f)) {
+			rv = dqlc__err(&e, DQLC_ECANCELED, "canceled");
+			break;
+		}
+		if (dqlc__deadline_passed(f->deadline)) {
+			if (attempt == 0)
+				rv = dqlc__err(&e, DQLC_ETIMEDOUT,
+					       "deadline exceeded before the request could run");
+			else
+				rv = e.code ? e.code : DQLC_ETIMEDOUT;
+			break;
+		}
+		rv = dqlc__pool_lease(p, f->deadline, &c, &e);
+		if (rv == DQLC_EPOOL)
+			rv = e.code = DQLC_ETIMEDOUT;
+		if (rv != 0) {
+			if ((e.flags & DQLC_ERRF_RETRYABLE) && attempt < p->cfg.retry_max &&
+			    !dqlc__deadline_passed(f->deadline)) {
+				attempt++;
+				atomic_fetch_add(&p->stats.retries, 1);
+				pause_ms(dqlc__backoff_ms(attempt, 2, 100), f->deadline);
+				continue;
+			}
+			break;
+		}
+		c->deadline_cap = f->deadline;
+		if (write && (rv = dqlc__lane_acquire(p, f->deadline, &e)) != 0) {
+			dqlc__pool_release(p, c);
+			break;
+		}
+		dqlc__future_set_conn(f, c);
+		if (dqlc__future_canceled(f))
+			rv = dqlc__err(&e, DQLC_ECANCELED, "canceled");
+		else if (write)
+			rv = dqlc__conn_exec_cached(c, f->sql, f->params, f->n, &res, &e);
+		else
+			rv = dqlc__conn_query_cached(c, f->sql, f->params, f->n, &res, &e);
+		/* Cleared before the connection can serve anyone else, so a late
+		 * cancel cannot hit another request. */
+		dqlc__future_set_conn(f, NULL);
+		if (write)
+			dqlc__lane_release(p);
+		if (rv == 0) {
+			dqlc__pool_release(p, c);
+			break;
+		}
+		if ((e.flags & DQLC_ERRF_LEADER_CHANGED) || c->broken)
+			dqlc__map_invalidate(&p->map, c->map_gen);
+		retry = should_retry(f, rv, &e);
+		dqlc__pool_release(p, c);
+		if (!retry || attempt >= p->cfg.retry_max || dqlc__deadline_passed(f->deadline))
+			break;
+		attempt++;
+		atomic_fetch_add(&p->stats.retries, 1);
+		if (is_busy(&e)) {
+			atomic_fetch_add(&p->stats.busy_retries, 1);
+			pause_ms(dqlc__backoff_ms(attempt, 1, 50), f->deadline);
+		}
+	}
+	if (rv == DQLC_ETIMEDOUT)
+		atomic_fetch_add(&p->stats.timeouts, 1);
+	if (rv == DQLC_ECANCELED)
+		atomic_fetch_add(&p->stats.canceled, 1);
+	atomic_fetch_add(rv == 0 ? &p->stats.completed : &p->stats.failed, 1);
+	dqlc__stats_latency(p, dqlc__now_ns() - f->submit_ns);
+	if (rv != 0) {
+		dqlc_result_free(res);
+		res = NULL;
+	}
+	f->code = rv;
+	if (rv != 0)
+		f->err = e;
+	f->result = res;
+}
