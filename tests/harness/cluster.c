@@ -46,6 +46,7 @@ struct dqlc_test_cluster {
 	struct tc_node *nodes;
 	int n;
 	struct hp_janitor janitor;
+	int unexpected_exits; /* nodes that died without tc_kill/restart/destroy */
 	dqlc_config_t *probe_cfg;
 	char **strings; /* returned by tc_addresses/tc_uri, freed at destroy */
 	size_t n_strings;
@@ -235,6 +236,44 @@ static void forget_pid(struct dqlc_test_cluster *tc, struct tc_node *nd)
 	hp_janitor_note(&tc->janitor, '-', nd->pid);
 	nd->pid = 0;
 	nd->stopped = false;
+}
+
+/* Describe a wait status: "exit 1", "signal 6". */
+static const char *status_text(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "status 0x%x", status);
+	return buf;
+}
+
+/* Reap nodes that died on their own (a crash, an abort in libdqlite, a
+ * sanitizer report): say so with their log, count them, mark them down. */
+static void reap_unexpected(struct dqlc_test_cluster *tc)
+{
+	if (tc->owner != getpid())
+		return; /* only the parent can reap */
+	for (int i = 0; i < tc->n; i++) {
+		struct tc_node *nd = &tc->nodes[i];
+		int status;
+		if (nd->pid <= 0 || waitpid(nd->pid, &status, WNOHANG) != nd->pid)
+			continue;
+		char how[64];
+		complain("node %llu (%s) died unexpectedly: %s; log:", (unsigned long long)nd->id,
+			 nd->address, status_text(status, how, sizeof how));
+		hp_print_tail(nd->log, 30, "  | ", stderr);
+		tc->unexpected_exits++;
+		forget_pid(tc, nd);
+	}
+}
+
+int tc_unexpected_exits(dqlc_test_cluster_t *tc)
+{
+	reap_unexpected(tc);
+	return tc->unexpected_exits;
 }
 
 enum { READY = 0, FAILED = -1, BIND_LOST = -2 };
@@ -436,6 +475,7 @@ void tc_destroy(dqlc_test_cluster_t *tc)
 		return;
 	require_owner(tc, "tc_destroy");
 	registry_remove(tc);
+	reap_unexpected(tc);
 	/* SIGTERM all first, so they stop in parallel. */
 	for (int i = 0; i < tc->n; i++) {
 		struct tc_node *nd = &tc->nodes[i];
@@ -450,12 +490,22 @@ void tc_destroy(dqlc_test_cluster_t *tc)
 		if (nd->pid <= 0)
 			continue;
 		int64_t left = deadline - hp_now_ms();
-		if (!hp_wait_exit(nd->pid, left > 0 ? (int)left : 0, NULL)) {
-			complain("node %llu did not stop within %d ms: killing it",
+		int status = 0;
+		if (!hp_wait_exit(nd->pid, left > 0 ? (int)left : 0, &status)) {
+			complain("node %llu did not stop within %d ms: killing it; log:",
 				 (unsigned long long)nd->id, STOP_TIMEOUT_MS);
+			hp_print_tail(nd->log, 30, "  | ", stderr);
 			kill(nd->pid, SIGKILL);
 			while (waitpid(nd->pid, NULL, 0) < 0 && errno == EINTR)
 				;
+		} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			/* A clean stop exits 0: anything else (a sanitizer report,
+			 * an assertion in libdqlite) is worth seeing before the log
+			 * is deleted with the directory. */
+			char how[64];
+			complain("node %llu stopped with %s; log:", (unsigned long long)nd->id,
+				 status_text(status, how, sizeof how));
+			hp_print_tail(nd->log, 30, "  | ", stderr);
 		}
 		forget_pid(tc, nd);
 	}
@@ -569,6 +619,7 @@ static int ask_leader(struct dqlc_test_cluster *tc, int i, char *why, size_t len
 static int leader_round(struct dqlc_test_cluster *tc, char *why, size_t len)
 {
 	int agreed = -1;
+	reap_unexpected(tc);
 	for (int i = 0; i < tc->n; i++) {
 		const struct tc_node *nd = &tc->nodes[i];
 		/* Only voters answer LEADER; stopped nodes cannot. */

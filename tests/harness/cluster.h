@@ -94,6 +94,12 @@ int tc_restart(dqlc_test_cluster_t *tc, int i);
 int tc_add_node(dqlc_test_cluster_t *tc);
 int tc_add_node_role(dqlc_test_cluster_t *tc, int role);
 
+/* Number of nodes that died on their own since tc_start (a crash, an
+ * abort in libdqlite, a sanitizer report): each is reaped, reported with its
+ * log tail on stderr and counted as down.  Tests that must not take a node
+ * down assert this stays 0. */
+int tc_unexpected_exits(dqlc_test_cluster_t *tc);
+
 /* Print the last `lines` lines of node i's log (every node's if i < 0). */
 void tc_print_logs(const dqlc_test_cluster_t *tc, int i, int lines);
 

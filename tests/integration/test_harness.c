@@ -163,6 +163,7 @@ START_TEST(test_kill_leader_elects_another)
 	ck_assert_int_ge(m, 0);
 	ck_assert_int_ne(m, l);
 	assert_all_agree(tc, m);
+	ck_assert_int_eq(tc_unexpected_exits(tc), 0); /* tc_kill is expected */
 }
 END_TEST
 
@@ -199,6 +200,7 @@ START_TEST(test_stop_and_continue_follower)
 	ck_assert(tc_node_running(tc, f));
 	ck_assert_int_eq(tc_leader(tc), l);
 	assert_all_agree(tc, l);
+	ck_assert_int_eq(tc_unexpected_exits(tc), 0); /* tc_kill is expected */
 }
 END_TEST
 
@@ -223,6 +225,7 @@ START_TEST(test_restart_killed_follower)
 	dqlc_node_info_t info = leader_seen_by(tc, f);
 	ck_assert_str_eq(info.address, tc_node_address(tc, now));
 	assert_members(tc, now, 3, DQLC_ROLE_VOTER);
+	ck_assert_int_eq(tc_unexpected_exits(tc), 0); /* tc_kill is expected */
 }
 END_TEST
 
@@ -238,6 +241,7 @@ START_TEST(test_restart_killed_leader_rejoins)
 	ck_assert_int_ge(now, 0);
 	assert_all_agree(tc, now);
 	assert_members(tc, now, 3, DQLC_ROLE_VOTER);
+	ck_assert_int_eq(tc_unexpected_exits(tc), 0); /* tc_kill is expected */
 }
 END_TEST
 
@@ -264,6 +268,24 @@ START_TEST(test_add_nodes)
 	ck_assert_int_eq(m->role, DQLC_ROLE_STANDBY);
 	dqlc_nodes_free(nodes);
 	ck_assert_int_eq(tc_leader(tc), l);
+	ck_assert_int_eq(tc_unexpected_exits(tc), 0); /* tc_kill is expected */
+}
+END_TEST
+
+START_TEST(test_crash_is_noticed)
+{
+	ck_assert_int_eq(tc_unexpected_exits(tc), 0);
+	pid_t pid = tc_node_pid(tc, 2);
+	ck_assert_int_eq(kill(pid, SIGABRT), 0); /* as if libdqlite asserted */
+	int64_t deadline = hp_now_ms() + 5000;
+	while (tc_unexpected_exits(tc) == 0 && hp_now_ms() < deadline)
+		hp_sleep_ms(10);
+	ck_assert_int_eq(tc_unexpected_exits(tc), 1);
+	ck_assert_int_eq(tc_node_pid(tc, 2), 0);
+	ck_assert(!tc_node_running(tc, 2));
+	ck_assert_msg(kill(pid, 0) == -1 && errno == ESRCH, "crashed node was not reaped");
+	/* The other two still agree. */
+	ck_assert_int_ge(tc_leader(tc), 0);
 }
 END_TEST
 
@@ -456,6 +478,7 @@ static Suite *harness_suite(void)
 	tcase_add_test(t, test_restart_killed_leader_rejoins);
 	tcase_add_test(t, test_add_nodes);
 	tcase_add_test(t, test_go_shell_sees_same_leader);
+	tcase_add_test(t, test_crash_is_noticed);
 
 	t = tcase(s, "cleanup", 60);
 	tcase_add_test(t, test_destroy_leaves_nothing);
