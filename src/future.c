@@ -228,8 +228,16 @@ static bool would_deadlock(struct dqlc_future *f)
 int dqlc_future_wait(dqlc_future_t *f)
 {
 	int rv;
+	bool queued;
 	if (f == NULL)
 		return DQLC_EINVAL;
+	dqlc__future_lock(f);
+	queued = f->state == DQLC__F_QUEUED && f->pool != NULL && !would_deadlock(f);
+	dqlc__future_unlock(f);
+	/* About to block anyway: run it here rather than pay two thread
+	 * hand-offs (the deadline and retry rules are the same). */
+	if (queued)
+		dqlc__pool_run_inline(f->pool, f);
 	dqlc__future_lock(f);
 	if (f->state != DQLC__F_DONE && would_deadlock(f))
 		rv = DQLC_EDEADLK;
@@ -242,8 +250,14 @@ int dqlc_future_wait(dqlc_future_t *f)
 int dqlc_future_wait_for(dqlc_future_t *f, int64_t timeout_ms)
 {
 	int rv;
+	bool queued;
 	if (f == NULL)
 		return DQLC_EINVAL;
+	dqlc__future_lock(f);
+	queued = f->state == DQLC__F_QUEUED && f->pool != NULL;
+	dqlc__future_unlock(f);
+	if (queued)
+		dqlc__pool_kick(f->pool, f); /* a timed wait does not run it inline */
 	dqlc__future_lock(f);
 	if (f->state != DQLC__F_DONE && would_deadlock(f))
 		rv = DQLC_EDEADLK;
@@ -282,6 +296,8 @@ int dqlc_future_set_callback(dqlc_future_t *f, void (*cb)(dqlc_future_t *, void 
 	dqlc__future_unlock(f);
 	if (now)
 		cb(f, arg);
+	else if (f->pool != NULL)
+		dqlc__pool_kick(f->pool, f); /* nobody will run it inline */
 	return 0;
 }
 

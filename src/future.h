@@ -41,6 +41,7 @@ struct dqlc_future {
 	bool cb_set;
 
 	bool cancel;             /* cancel asked while running */
+	bool urgent;             /* a worker must take it now (pool mutex) */
 	struct dqlc_conn *conn;  /* the connection running it (under mu) */
 
 	/* The request (immutable after submit). */

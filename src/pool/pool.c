@@ -137,7 +137,8 @@ static dqlc_future_t *submit(struct dqlc_pool *p, enum dqlc__job kind, const cha
 	p->q_tail = f;
 	p->queued++;
 	atomic_fetch_add(&p->stats.submitted, 1);
-	pthread_cond_signal(&p->cv_work);
+	if (p->steal_score < DQLC__DEFER_AT || !p->sentinel)
+		pthread_cond_signal(&p->cv_work);
 	pthread_mutex_unlock(&p->mu);
 	return f;
 }
@@ -166,8 +167,7 @@ dqlc_future_t *dqlc_pool_query_opts(dqlc_pool_t *p, const char *sql, const dqlc_
 	return submit(p, DQLC__JOB_QUERY, sql, params, n, opts);
 }
 
-/* p->mu held. */
-static void unlink_queued(struct dqlc_pool *p, struct dqlc_future *f)
+void dqlc__queue_unlink(struct dqlc_pool *p, struct dqlc_future *f)
 {
 	if (f->prev)
 		f->prev->next = f->next;
@@ -181,13 +181,38 @@ static void unlink_queued(struct dqlc_pool *p, struct dqlc_future *f)
 	p->queued--;
 }
 
+void dqlc__pool_kick(struct dqlc_pool *p, struct dqlc_future *f)
+{
+	pthread_mutex_lock(&p->mu);
+	dqlc__future_lock(f);
+	if (f->state == DQLC__F_QUEUED && p->pid == getpid() && !f->urgent) {
+		f->urgent = true;
+		dqlc__future_unlock(f);
+		if (p->q_head != f) {
+			dqlc__queue_unlink(p, f);
+			p->queued++;
+			f->prev = NULL;
+			f->next = p->q_head;
+			if (p->q_head)
+				p->q_head->prev = f;
+			else
+				p->q_tail = f;
+			p->q_head = f;
+		}
+		pthread_cond_broadcast(&p->cv_work);
+	} else {
+		dqlc__future_unlock(f);
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
 bool dqlc__pool_unqueue(struct dqlc_pool *p, struct dqlc_future *f)
 {
 	bool found = false;
 	pthread_mutex_lock(&p->mu);
 	dqlc__future_lock(f);
 	if (f->state == DQLC__F_QUEUED && p->pid == getpid()) {
-		unlink_queued(p, f);
+		dqlc__queue_unlink(p, f);
 		f->state = DQLC__F_RUNNING; /* claimed: no worker will take it */
 		found = true;
 	}
@@ -372,6 +397,11 @@ void dqlc_pool_close(dqlc_pool_t *p)
 	}
 	for (i = 0; i < n_threads; i++)
 		pthread_join(threads[i], NULL);
+	/* Callers running a request inline hold a connection: wait for them. */
+	pthread_mutex_lock(&p->mu);
+	while (p->stealers > 0)
+		pthread_cond_wait(&p->cv_work, &p->mu);
+	pthread_mutex_unlock(&p->mu);
 	/* Stop discovery (and join its thread) before the connections go. */
 	dqlc__map_stop(&p->map);
 

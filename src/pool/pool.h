@@ -18,6 +18,11 @@
 struct dqlc_future;
 struct dqlc_conn;
 
+#define DQLC__SCORE_MAX 64
+#define DQLC__DEFER_AT 32            /* score from which wake-ups are skipped */
+#define DQLC__QUICK_NS 50000         /* a steal this soon after submit is "quick" */
+#define DQLC__GRACE_NS 1000000       /* longest a request waits for its caller */
+
 enum dqlc__pool_state { DQLC__POOL_RUNNING, DQLC__POOL_CLOSING, DQLC__POOL_CLOSED };
 
 #define DQLC__LAT_BUCKETS 96 /* quarter powers of two of microseconds */
@@ -47,6 +52,15 @@ struct dqlc_pool {
 	size_t queued;
 	struct dqlc_future *running;         /* in-flight list */
 	size_t in_flight;
+	size_t stealers;                     /* callers running a request inline */
+	/* Adaptive wake-ups.  When callers nearly always run their own requests
+	 * (they wait right after submitting), waking a worker per request is
+	 * pure overhead: submissions then skip the wake-up and one "sentinel"
+	 * worker polls, so a request nobody waits on still starts within
+	 * DQLC__GRACE_NS. */
+	int steal_score;                     /* 0..DQLC__SCORE_MAX */
+	bool sentinel;                       /* a worker is polling */
+	int idle_polls;
 
 	/* workers, started on first use */
 	pthread_t *threads;
@@ -90,6 +104,14 @@ void dqlc__worker_run(struct dqlc_pool *p, struct dqlc_future *f);
 
 /* Queue helpers (pool.c). */
 bool dqlc__pool_unqueue(struct dqlc_pool *p, struct dqlc_future *f);
+void dqlc__queue_unlink(struct dqlc_pool *p, struct dqlc_future *f); /* p->mu held */
+/* "Caller runs": a thread about to block on a future that no worker has
+ * taken yet runs it itself (no callback set).  Returns false if it could
+ * not claim it. */
+bool dqlc__pool_run_inline(struct dqlc_pool *p, struct dqlc_future *f);
+/* The request will not be run by its caller (callback, timed wait): move it
+ * to the head of the queue and wake a worker now. */
+void dqlc__pool_kick(struct dqlc_pool *p, struct dqlc_future *f);
 void dqlc__pool_count_cancel(struct dqlc_pool *p);
 void dqlc__stats_latency(struct dqlc_pool *p, int64_t ns);
 

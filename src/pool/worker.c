@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "conn.h"
@@ -12,51 +13,145 @@
 #include "pool/pool.h"
 #include "rand.h"
 
+/* p->mu held: put a started request on the in-flight list. */
+static void track_running(struct dqlc_pool *p, struct dqlc_future *f)
+{
+	f->prev = NULL;
+	f->next = p->running;
+	if (p->running)
+		p->running->prev = f;
+	p->running = f;
+	p->in_flight++;
+}
+
+/* p->mu held. */
+static void untrack_running(struct dqlc_pool *p, struct dqlc_future *f)
+{
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		p->running = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	f->next = f->prev = NULL;
+	p->in_flight--;
+}
+
+static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline)
+{
+	struct timespec ts;
+	ts.tv_sec = (time_t)(deadline / 1000000000);
+	ts.tv_nsec = (long)(deadline % 1000000000);
+	pthread_cond_timedwait(cv, mu, &ts);
+}
+
+/* p->mu held: the request a worker should take now, or NULL. */
+static struct dqlc_future *next_request(struct dqlc_pool *p)
+{
+	struct dqlc_future *f = p->q_head;
+	if (f == NULL)
+		return NULL;
+	if (p->state != DQLC__POOL_RUNNING || p->steal_score < DQLC__DEFER_AT || f->urgent ||
+	    dqlc__now_ns() - f->submit_ns >= DQLC__GRACE_NS)
+		return f;
+	return NULL;
+}
+
 static void *worker_main(void *arg)
 {
 	struct dqlc_pool *p = arg;
+	bool sentinel = false;
 	dqlc__worker_of = p;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		struct dqlc_future *f;
-		while (p->q_head == NULL && p->state == DQLC__POOL_RUNNING)
+		struct dqlc_future *f = next_request(p);
+		if (f == NULL) {
+			if (p->q_head == NULL && p->state != DQLC__POOL_RUNNING)
+				break; /* closing, and nothing (more) to drain */
+			if (p->steal_score >= DQLC__DEFER_AT && (!p->sentinel || sentinel)) {
+				/* Poll for requests that nobody came to run. */
+				int64_t at = p->q_head ? p->q_head->submit_ns + DQLC__GRACE_NS
+						       : dqlc__now_ns() + DQLC__GRACE_NS;
+				sentinel = p->sentinel = true;
+				timed_wait(&p->cv_work, &p->mu, at);
+				if (p->q_head == NULL && ++p->idle_polls > 100)
+					p->steal_score = 0; /* idle for a while: plain mode */
+				continue;
+			}
+			if (sentinel)
+				sentinel = p->sentinel = false;
 			pthread_cond_wait(&p->cv_work, &p->mu);
-		f = p->q_head;
-		if (f == NULL)
-			break; /* closing, and nothing (more) to drain */
-		p->q_head = f->next;
-		if (p->q_head)
-			p->q_head->prev = NULL;
-		else
-			p->q_tail = NULL;
-		p->queued--;
+			continue;
+		}
+		if (sentinel) {
+			sentinel = p->sentinel = false;
+			if (f->next != NULL)
+				pthread_cond_signal(&p->cv_work); /* another may be due */
+		}
+		p->idle_polls = 0;
+		/* A worker had to take it: callers are not all waiting. */
+		p->steal_score = p->steal_score > 8 ? p->steal_score - 8 : 0;
+		dqlc__queue_unlink(p, f);
 		dqlc__future_start(f);
-		f->prev = NULL;
-		f->next = p->running;
-		if (p->running)
-			p->running->prev = f;
-		p->running = f;
-		p->in_flight++;
+		track_running(p, f);
 		pthread_mutex_unlock(&p->mu);
 
 		dqlc__worker_run(p, f);
 
 		pthread_mutex_lock(&p->mu);
-		if (f->prev)
-			f->prev->next = f->next;
-		else
-			p->running = f->next;
-		if (f->next)
-			f->next->prev = f->prev;
-		p->in_flight--;
+		untrack_running(p, f);
 		pthread_mutex_unlock(&p->mu);
 		/* The future is only completed once it has left the running
 		 * list: a forked child must never see a completed one there. */
 		dqlc__future_complete(f, f->code, &f->err, f->result, true);
 		pthread_mutex_lock(&p->mu);
 	}
+	if (sentinel)
+		p->sentinel = false;
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
+}
+
+bool dqlc__pool_run_inline(struct dqlc_pool *p, struct dqlc_future *f)
+{
+	bool mine;
+	pthread_mutex_lock(&p->mu);
+	if (p->pid != getpid() || p->state == DQLC__POOL_CLOSED) {
+		pthread_mutex_unlock(&p->mu);
+		return false;
+	}
+	dqlc__future_lock(f);
+	/* With a callback set, the callback's thread is promised: a worker. */
+	mine = f->state == DQLC__F_QUEUED && !f->cb_set;
+	if (mine) {
+		dqlc__queue_unlink(p, f);
+		f->state = DQLC__F_RUNNING;
+	}
+	dqlc__future_unlock(f);
+	if (!mine) {
+		pthread_mutex_unlock(&p->mu);
+		return false;
+	}
+	track_running(p, f);
+	p->stealers++;
+	p->idle_polls = 0;
+	if (dqlc__now_ns() - f->submit_ns < DQLC__QUICK_NS) {
+		if (p->steal_score < DQLC__SCORE_MAX)
+			p->steal_score++;
+	} else {
+		p->steal_score = p->steal_score > 8 ? p->steal_score - 8 : 0;
+	}
+	pthread_mutex_unlock(&p->mu);
+
+	dqlc__worker_run(p, f);
+
+	pthread_mutex_lock(&p->mu);
+	untrack_running(p, f);
+	if (--p->stealers == 0 && p->state != DQLC__POOL_RUNNING)
+		pthread_cond_broadcast(&p->cv_work);
+	pthread_mutex_unlock(&p->mu);
+	dqlc__future_complete(f, f->code, &f->err, f->result, true);
+	return true;
 }
 
 int dqlc__workers_start(struct dqlc_pool *p, dqlc_error_t *err)
