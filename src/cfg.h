@@ -52,6 +52,7 @@ struct dqlc_config {
 	char *tls_cert;
 	char *tls_key;
 	char *tls_server_name;
+	void *tls_ctx; /* SSL_CTX, built by dqlc__config_prepare; not copied */
 
 	/* hooks */
 	dqlc_dial_fn dial;
@@ -72,6 +73,8 @@ int dqlc__config_resolve(struct dqlc_config *out, const char *uri, const dqlc_co
 			 dqlc_error_t *err);
 /* Semantic checks shared by connect and pool creation. */
 int dqlc__config_validate(const struct dqlc_config *c, dqlc_error_t *err);
+/* Everything a connection needs built from the keys (the TLS context). */
+int dqlc__config_prepare(struct dqlc_config *c, dqlc_error_t *err);
 
 /* "host:port" → host (without brackets) and port. */
 int dqlc__parse_address(const char *address, char *host, size_t host_len, int *port,

@@ -8,6 +8,7 @@
 
 #include "cfg.h"
 #include "error.h"
+#include "net/tls.h"
 
 enum key_kind { K_INT, K_STR, K_ENUM };
 
@@ -106,6 +107,8 @@ void dqlc__config_clear(struct dqlc_config *c)
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->tls_server_name);
+	dqlc__tls_ctx_free(c->tls_ctx);
+	c->tls_ctx = NULL;
 	c->nodes = NULL;
 	c->n_nodes = 0;
 	c->database = c->tls_ca = c->tls_cert = c->tls_key = c->tls_server_name = NULL;
@@ -134,6 +137,7 @@ int dqlc__config_copy(struct dqlc_config *dst, const struct dqlc_config *src)
 	*dst = *src;
 	dst->nodes = NULL;
 	dst->n_nodes = 0;
+	dst->tls_ctx = NULL; /* each copy builds its own */
 	dst->database = dst->tls_ca = dst->tls_cert = dst->tls_key = dst->tls_server_name = NULL;
 	if (dup_str(&dst->database, src->database) || dup_str(&dst->tls_ca, src->tls_ca) ||
 	    dup_str(&dst->tls_cert, src->tls_cert) || dup_str(&dst->tls_key, src->tls_key) ||
@@ -422,7 +426,15 @@ int dqlc__config_validate(const struct dqlc_config *c, dqlc_error_t *err)
 		return dqlc__err(err, DQLC_EINVAL, "backoff_base_ms is larger than backoff_cap_ms");
 	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
 		return dqlc__err(err, DQLC_EINVAL, "tls_cert and tls_key go together");
+	if (c->tls_mode == DQLC__TLS_DISABLE &&
+	    (c->tls_ca != NULL || c->tls_cert != NULL || c->tls_server_name != NULL))
+		return dqlc__err(err, DQLC_EINVAL, "tls=disable contradicts the tls_* files given");
 	return 0;
+}
+
+int dqlc__config_prepare(struct dqlc_config *c, dqlc_error_t *err)
+{
+	return dqlc__tls_ctx_new(c, err);
 }
 
 int dqlc__config_resolve(struct dqlc_config *out, const char *uri, const dqlc_config_t *cfg,

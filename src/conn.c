@@ -11,12 +11,13 @@
 #include "conn.h"
 #include "error.h"
 #include "net/sock.h"
+#include "net/tls.h"
 #include "result.h"
 
 #define RBUF_INITIAL (64 * 1024)
 
 int dqlc__conn_new(struct dqlc_config *cfg, bool owns_cfg, const char *address, int fd,
-		   bool handshake_sent, struct dqlc_conn **out, dqlc_error_t *err)
+		   void *tls, bool handshake_sent, struct dqlc_conn **out, dqlc_error_t *err)
 {
 	struct dqlc_conn *c = calloc(1, sizeof *c);
 	if (c == NULL)
@@ -30,6 +31,7 @@ int dqlc__conn_new(struct dqlc_config *cfg, bool owns_cfg, const char *address, 
 		int e = errno;
 		free(c->rbuf);
 		free(c);
+		dqlc__tls_free(tls);
 		close(fd);
 		if (owns_cfg) {
 			dqlc__config_clear(cfg);
@@ -42,6 +44,7 @@ int dqlc__conn_new(struct dqlc_config *cfg, bool owns_cfg, const char *address, 
 	c->owns_cfg = owns_cfg;
 	snprintf(c->address, sizeof c->address, "%s", address);
 	c->fd = fd;
+	c->tls = tls;
 	c->timeout_ms = cfg->request_timeout_ms;
 	c->deadline_cap = DQLC__NO_DEADLINE;
 	c->created_ns = c->last_used_ns = dqlc__now_ns();
@@ -56,6 +59,7 @@ oom:
 	if (c)
 		free(c->rbuf);
 	free(c);
+	dqlc__tls_free(tls);
 	close(fd);
 	if (owns_cfg) {
 		dqlc__config_clear(cfg);
@@ -71,6 +75,8 @@ void dqlc__conn_destroy(struct dqlc_conn *c)
 	/* Statements outlive nothing: detach them so a later finalize is a
 	 * plain free and never sends a stale id. */
 	dqlc__conn_forget_stmts(c);
+	/* Freeing the TLS session sends nothing (no close_notify). */
+	dqlc__tls_free(c->tls);
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->wake_fd >= 0)
@@ -91,6 +97,8 @@ void dqlc__conn_break(struct dqlc_conn *c)
 	c->opened = false;
 	/* Statement ids die with the server connection. */
 	dqlc__conn_forget_stmts(c);
+	dqlc__tls_free(c->tls);
+	c->tls = NULL;
 	if (c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
@@ -161,7 +169,7 @@ int dqlc__conn_send(struct dqlc_conn *c, int64_t deadline, bool is_write, dqlc_e
 	int rv;
 	if (c->fd < 0)
 		return dqlc__err(err, DQLC_EIO, "connection to %s is closed", c->address);
-	rv = dqlc__sock_write(c->fd, c->wbuf.data, c->wbuf.len, deadline, -1, &sent, err);
+	rv = dqlc__sock_write(c->fd, c->tls, c->wbuf.data, c->wbuf.len, deadline, -1, &sent, err);
 	c->wbuf.len = 0;
 	if (rv != 0) {
 		/* A request that never left is safe to retry; a partial one
@@ -209,7 +217,7 @@ static int fill(struct dqlc_conn *c, size_t need, int64_t deadline, int wake_fd,
 		size_t got = 0;
 		if (c->fd < 0)
 			return dqlc__err(err, DQLC_EIO, "connection to %s is closed", c->address);
-		rv = dqlc__sock_read(c->fd, c->rbuf + c->rend, c->rcap - c->rend, &got, deadline,
+		rv = dqlc__sock_read(c->fd, c->tls, c->rbuf + c->rend, c->rcap - c->rend, &got, deadline,
 				     wake_fd, err);
 		if (rv != 0)
 			return rv;

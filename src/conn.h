@@ -17,6 +17,7 @@ struct dqlc_conn {
 	char address[256];
 	uint64_t node_id;        /* leader id when known, else 0 */
 	int fd;
+	void *tls;               /* TLS session over fd, or NULL */
 	int wake_fd;             /* eventfd: dqlc_conn_cancel() wakes blocked I/O */
 	unsigned features;       /* DQLC__FEAT_* the server is known to support */
 	bool opened;
@@ -53,10 +54,10 @@ struct dqlc_stmt {
 	char *sql;
 };
 
-/* Wrap a connected socket (handshake not yet sent) in a connection.  Takes
- * ownership of fd and of cfg when owns_cfg. */
+/* Wrap a connected socket (and its TLS session, if any) in a connection.
+ * Takes ownership of fd, tls, and of cfg when owns_cfg. */
 int dqlc__conn_new(struct dqlc_config *cfg, bool owns_cfg, const char *address, int fd,
-		   bool handshake_sent, struct dqlc_conn **out, dqlc_error_t *err);
+		   void *tls, bool handshake_sent, struct dqlc_conn **out, dqlc_error_t *err);
 /* Free everything without any network traffic. */
 void dqlc__conn_destroy(struct dqlc_conn *c);
 /* OPEN the configured database (once). */

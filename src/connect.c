@@ -43,6 +43,11 @@ int dqlc_connect(const char *uri, const dqlc_config_t *cfg, dqlc_conn_t **out, d
 	c = resolve(uri, cfg, err);
 	if (c == NULL)
 		return err ? err->code : DQLC_EINVAL;
+	if ((rv = dqlc__config_prepare(c, err)) != 0) {
+		dqlc__config_clear(c);
+		free(c);
+		return rv;
+	}
 	deadline = dqlc__deadline_in(c->connect_timeout_ms);
 	dqlc__leader_cache_get(c, hint, sizeof hint);
 	rv = dqlc__find_leader(c, (const char *const *)c->nodes, c->n_nodes, hint, deadline, -1,
@@ -53,7 +58,7 @@ int dqlc_connect(const char *uri, const dqlc_config_t *cfg, dqlc_conn_t **out, d
 		return rv;
 	}
 	dqlc__leader_cache_put(c, leader.address);
-	rv = dqlc__conn_new(c, true, leader.address, leader.fd, true, &conn, err);
+	rv = dqlc__conn_new(c, true, leader.address, leader.fd, leader.tls, true, &conn, err);
 	if (rv != 0)
 		return rv;
 	conn->node_id = leader.id;
@@ -70,6 +75,7 @@ int dqlc_connect_node(const char *address, const dqlc_config_t *cfg, dqlc_conn_t
 		      dqlc_error_t *err)
 {
 	struct dqlc_config *c;
+	void *tls;
 	int fd, rv;
 	if (out == NULL || address == NULL)
 		return dqlc__err(err, DQLC_EINVAL, "dqlc_connect_node: NULL argument");
@@ -82,13 +88,16 @@ int dqlc_connect_node(const char *address, const dqlc_config_t *cfg, dqlc_conn_t
 		free(c);
 		return rv;
 	}
-	rv = dqlc__sock_dial(c, address, dqlc__deadline_in(c->connect_timeout_ms), &fd, err);
+	rv = dqlc__config_prepare(c, err);
+	if (rv == 0)
+		rv = dqlc__sock_dial_secure(c, address, dqlc__deadline_in(c->connect_timeout_ms),
+					    &fd, &tls, err);
 	if (rv != 0) {
 		dqlc__config_clear(c);
 		free(c);
 		return rv;
 	}
-	return dqlc__conn_new(c, true, address, fd, false, out, err);
+	return dqlc__conn_new(c, true, address, fd, tls, false, out, err);
 }
 
 void dqlc_conn_close(dqlc_conn_t *conn)

@@ -9,7 +9,7 @@ libdqlc_core_la_SOURCES = \
 	src/value.c \
 	src/clock.h src/rand.c src/rand.h \
 	src/config.c src/cfg.h \
-	src/net/sock.c src/net/sock.h \
+	src/net/sock.c src/net/sock.h src/net/tls.c src/net/tls.h \
 	src/conn.c src/conn.h src/sql.c src/cursor.c src/admin.c src/connect.c \
 	src/sqltext.c src/sqltext.h \
 	src/result.c src/result.h \

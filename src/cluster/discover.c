@@ -13,18 +13,21 @@
 #include "cluster/discover.h"
 #include "error.h"
 #include "net/sock.h"
+#include "net/tls.h"
 #include "rand.h"
 #include "wire/wire.h"
 
 #define MAX_PROBES 64
 #define REPLY_MAX 512 /* a SERVER reply is an id and an address */
 
-enum probe_state { P_IDLE, P_CONNECTING, P_SENDING, P_READING, P_DONE };
+enum probe_state { P_IDLE, P_CONNECTING, P_HANDSHAKE, P_SENDING, P_READING, P_DONE };
 enum probe_outcome { O_NONE, O_LEADER, O_REDIRECT, O_UNKNOWN, O_ERROR };
 
 struct probe {
 	char addr[256];
 	int fd;
+	void *tls;
+	short want; /* poll events the current step waits for */
 	enum probe_state st;
 	enum probe_outcome outcome;
 	int64_t deadline;
@@ -44,11 +47,18 @@ struct round {
 	int64_t deadline;
 };
 
-static void probe_fail(struct probe *p, const char *why)
+static void probe_close(struct probe *p)
 {
+	dqlc__tls_free(p->tls);
+	p->tls = NULL;
 	if (p->fd >= 0)
 		close(p->fd);
 	p->fd = -1;
+}
+
+static void probe_fail(struct probe *p, const char *why)
+{
+	probe_close(p);
 	p->st = P_DONE;
 	p->outcome = O_ERROR;
 	snprintf(p->why, sizeof p->why, "%s", why);
@@ -68,6 +78,7 @@ static struct probe *add_probe(struct round *r, const char *addr)
 	memset(p, 0, sizeof *p);
 	snprintf(p->addr, sizeof p->addr, "%s", addr);
 	p->fd = -1;
+	p->tls = NULL;
 	p->st = P_IDLE;
 	/* The request is tiny and constant: encode it once here. */
 	dqlc__wbuf_init(&b);
@@ -83,6 +94,23 @@ static struct probe *add_probe(struct round *r, const char *addr)
 	return p;
 }
 
+/* The TCP connection is up: TLS handshake first if configured. */
+static void connected(struct round *r, struct probe *p)
+{
+	dqlc_error_t e;
+	dqlc__sock_tune(p->fd, r->cfg);
+	if (r->cfg->tls_ctx != NULL) {
+		if (dqlc__tls_new(r->cfg, p->fd, p->addr, &p->tls, &e) != 0) {
+			probe_fail(p, e.message);
+			return;
+		}
+		p->st = P_HANDSHAKE;
+	} else {
+		p->st = P_SENDING;
+	}
+	p->want = POLLOUT;
+}
+
 static void probe_start(struct round *r, struct probe *p)
 {
 	dqlc_error_t e;
@@ -96,7 +124,7 @@ static void probe_start(struct round *r, struct probe *p)
 			probe_fail(p, e.message);
 			return;
 		}
-		p->st = P_SENDING;
+		connected(r, p);
 	} else {
 		rv = dqlc__sock_connect_start(p->addr, &p->fd, &e);
 		if (rv != 0) {
@@ -104,6 +132,7 @@ static void probe_start(struct round *r, struct probe *p)
 			return;
 		}
 		p->st = P_CONNECTING;
+		p->want = POLLOUT;
 	}
 	/* Connecting and the LEADER round trip share the probe's budget,
 	 * extended so that a node slow to answer still gets a fair chance. */
@@ -147,58 +176,78 @@ static void probe_judge(struct round *r, struct probe *p, const dqlc__hdr_t *h)
 		p->outcome = O_REDIRECT;
 		add_probe(r, addr);
 	}
-	close(p->fd);
-	p->fd = -1;
+	probe_close(p);
 }
 
+/* Advance a probe after poll() said its socket is ready. */
 static void probe_io(struct round *r, struct probe *p, short revents)
 {
 	dqlc_error_t e;
+	int rv;
+	(void)revents;
 	if (p->st == P_CONNECTING) {
 		if (dqlc__sock_connect_result(p->fd, p->addr, &e) != 0) {
 			probe_fail(p, e.message);
 			return;
 		}
-		dqlc__sock_tune(p->fd, r->cfg);
+		connected(r, p);
+	}
+	if (p->st == P_HANDSHAKE) {
+		rv = dqlc__tls_handshake_step(p->tls, p->addr, &e);
+		if (rv == DQLC__WANT_READ || rv == DQLC__WANT_WRITE) {
+			p->want = rv == DQLC__WANT_READ ? POLLIN : POLLOUT;
+			return;
+		}
+		if (rv != 0) {
+			probe_fail(p, e.message);
+			return;
+		}
 		p->st = P_SENDING;
 	}
-	if (p->st == P_SENDING) {
-		ssize_t w = send(p->fd, p->out + p->out_off, p->out_len - p->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && errno != EAGAIN && errno != EINTR) {
-			dqlc__err_sys(&e, DQLC_EIO, errno, "send");
+	while (p->st == P_SENDING) {
+		size_t n = 0;
+		rv = dqlc__io_write_step(p->fd, p->tls, p->out + p->out_off, p->out_len - p->out_off,
+					 &n, &e);
+		if (rv == DQLC__WANT_READ || rv == DQLC__WANT_WRITE) {
+			p->want = rv == DQLC__WANT_READ ? POLLIN : POLLOUT;
+			return;
+		}
+		if (rv != 0) {
 			probe_fail(p, e.message);
 			return;
 		}
-		if (w > 0)
-			p->out_off += (size_t)w;
-		if (p->out_off == p->out_len)
+		p->out_off += n;
+		if (p->out_off == p->out_len) {
 			p->st = P_READING;
-		return;
+			p->want = POLLIN;
+		}
 	}
-	if (p->st == P_READING && (revents & (POLLIN | POLLHUP | POLLERR))) {
-		ssize_t got = recv(p->fd, p->in + p->in_len, sizeof p->in - p->in_len, MSG_DONTWAIT);
+	while (p->st == P_READING) {
 		dqlc__hdr_t h;
-		if (got == 0) {
-			probe_fail(p, "connection closed before answering");
+		size_t n = 0;
+		rv = dqlc__io_read_step(p->fd, p->tls, p->in + p->in_len, sizeof p->in - p->in_len, &n,
+					&e);
+		if (rv == DQLC__WANT_READ || rv == DQLC__WANT_WRITE) {
+			p->want = rv == DQLC__WANT_READ ? POLLIN : POLLOUT;
 			return;
 		}
-		if (got < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			dqlc__err_sys(&e, DQLC_EIO, errno, "recv");
-			probe_fail(p, e.message);
+		if (rv != 0) {
+			probe_fail(p, rv == DQLC_EIO && p->in_len == 0
+					  ? "connection closed before answering"
+					  : e.message);
 			return;
 		}
-		p->in_len += (size_t)got;
+		p->in_len += n;
 		if (p->in_len < 8)
-			return;
+			continue;
 		if (dqlc__wire_header(p->in, REPLY_MAX - 8, &h, &e) != 0) {
 			probe_fail(p, e.message);
 			return;
 		}
 		if (p->in_len >= 8 + (size_t)h.words * 8)
 			probe_judge(r, p, &h);
+		else if (p->in_len == sizeof p->in)
+			probe_fail(p, "reply too large");
 	}
 }
 
@@ -242,11 +291,12 @@ static struct probe *run_round(struct round *r, int wake_fd, bool *canceled)
 				continue;
 			if (dqlc__deadline_passed(p->deadline)) {
 				probe_fail(p, p->st == P_CONNECTING ? "connect timed out"
+								    : p->st == P_HANDSHAKE ? "TLS handshake timed out"
 								    : "no answer in time");
 				continue;
 			}
 			pf[nf].fd = p->fd;
-			pf[nf].events = p->st == P_READING ? POLLIN : POLLOUT;
+			pf[nf].events = p->want;
 			pf[nf].revents = 0;
 			map[nf++] = p;
 			next = dqlc__deadline_min(next, p->deadline);
@@ -289,10 +339,8 @@ static void close_all(struct round *r, struct probe *keep)
 {
 	size_t i;
 	for (i = 0; i < r->n; i++)
-		if (&r->p[i] != keep && r->p[i].fd >= 0) {
-			close(r->p[i].fd);
-			r->p[i].fd = -1;
-		}
+		if (&r->p[i] != keep)
+			probe_close(&r->p[i]);
 }
 
 /* Summarise a failed round into err. */
@@ -327,9 +375,11 @@ static int take(struct round *r, struct probe *w, dqlc__leader_t *out)
 {
 	close_all(r, w);
 	out->fd = w->fd;
+	out->tls = w->tls;
 	out->id = w->id;
 	snprintf(out->address, sizeof out->address, "%s", w->addr);
 	w->fd = -1;
+	w->tls = NULL;
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 
 typedef struct dqlc__leader {
 	int fd;            /* connected, handshake sent, LEADER answered */
+	void *tls;         /* its TLS session, or NULL */
 	char address[256];
 	uint64_t id;
 } dqlc__leader_t;

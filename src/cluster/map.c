@@ -124,8 +124,8 @@ static int refresh_once(struct dqlc__map *m, char **cands, size_t n, const char 
 				       &l, err);
 		if (rv != 0)
 			return rv;
-		rv = dqlc__conn_new((struct dqlc_config *)m->cfg, false, l.address, l.fd, true,
-				    &m->control, err);
+		rv = dqlc__conn_new((struct dqlc_config *)m->cfg, false, l.address, l.fd, l.tls,
+				    true, &m->control, err);
 		if (rv != 0)
 			return rv;
 		m->control->node_id = l.id;

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "error.h"
 #include "net/sock.h"
+#include "net/tls.h"
 
 static int resolve(const char *address, struct sockaddr_storage *sa, socklen_t *len,
 		   dqlc_error_t *err)
@@ -156,53 +157,121 @@ int dqlc__sock_dial(const struct dqlc_config *cfg, const char *address, int64_t 
 	return 0;
 }
 
-int dqlc__sock_write(int fd, const void *buf, size_t len, int64_t deadline, int wake_fd,
-		     size_t *sent, dqlc_error_t *err)
+int dqlc__io_read_step(int fd, void *tls, void *buf, size_t cap, size_t *n, dqlc_error_t *err)
+{
+	ssize_t got;
+	if (tls != NULL)
+		return dqlc__tls_read(tls, buf, cap, n, err);
+	for (;;) {
+		got = recv(fd, buf, cap, MSG_DONTWAIT);
+		if (got > 0) {
+			*n = (size_t)got;
+			return 0;
+		}
+		if (got == 0)
+			return dqlc__err(err, DQLC_EIO, "connection closed by the server");
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return DQLC__WANT_READ;
+		return dqlc__err_sys(err, DQLC_EIO, errno, "recv");
+	}
+}
+
+int dqlc__io_write_step(int fd, void *tls, const void *buf, size_t len, size_t *n,
+			dqlc_error_t *err)
+{
+	ssize_t put;
+	if (tls != NULL)
+		return dqlc__tls_write(tls, buf, len, n, err);
+	for (;;) {
+		put = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (put >= 0) {
+			*n = (size_t)put;
+			return put > 0 ? 0 : DQLC__WANT_WRITE;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return DQLC__WANT_WRITE;
+		return dqlc__err_sys(err, DQLC_EIO, errno, "send");
+	}
+}
+
+/* Wait for what a step asked for. */
+static int wait_for(int fd, int want, int64_t deadline, int wake_fd, dqlc_error_t *err)
+{
+	return dqlc__sock_wait(fd, want == DQLC__WANT_READ ? POLLIN : POLLOUT, deadline, wake_fd,
+			       err);
+}
+
+int dqlc__sock_write(int fd, void *tls, const void *buf, size_t len, int64_t deadline,
+		     int wake_fd, size_t *sent, dqlc_error_t *err)
 {
 	const char *p = buf;
 	size_t done = 0;
 	int rv;
 	while (done < len) {
-		ssize_t n = send(fd, p + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			done += (size_t)n;
+		size_t n = 0;
+		rv = dqlc__io_write_step(fd, tls, p + done, len - done, &n, err);
+		if (rv == 0) {
+			done += n;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			rv = dqlc__sock_wait(fd, POLLOUT, deadline, wake_fd, err);
-			if (rv != 0) {
-				*sent = done;
-				return rv;
-			}
-			continue;
+		if (rv == DQLC__WANT_READ || rv == DQLC__WANT_WRITE)
+			rv = wait_for(fd, rv, deadline, wake_fd, err);
+		if (rv != 0) {
+			*sent = done;
+			return rv;
 		}
-		*sent = done;
-		return dqlc__err_sys(err, DQLC_EIO, errno, "send");
 	}
 	*sent = done;
 	return 0;
 }
 
-int dqlc__sock_read(int fd, void *buf, size_t cap, size_t *got, int64_t deadline, int wake_fd,
-		    dqlc_error_t *err)
+int dqlc__sock_read(int fd, void *tls, void *buf, size_t cap, size_t *got, int64_t deadline,
+		    int wake_fd, dqlc_error_t *err)
 {
 	for (;;) {
-		ssize_t n = recv(fd, buf, cap, MSG_DONTWAIT);
-		int rv;
-		if (n > 0) {
-			*got = (size_t)n;
-			return 0;
-		}
-		if (n == 0)
-			return dqlc__err(err, DQLC_EIO, "connection closed by the server");
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return dqlc__err_sys(err, DQLC_EIO, errno, "recv");
-		rv = dqlc__sock_wait(fd, POLLIN, deadline, wake_fd, err);
+		int rv = dqlc__io_read_step(fd, tls, buf, cap, got, err);
+		if (rv != DQLC__WANT_READ && rv != DQLC__WANT_WRITE)
+			return rv;
+		rv = wait_for(fd, rv, deadline, wake_fd, err);
 		if (rv != 0)
 			return rv;
 	}
+}
+
+int dqlc__sock_tls_handshake(int fd, void *tls, const char *address, int64_t deadline,
+			     dqlc_error_t *err)
+{
+	for (;;) {
+		int rv = dqlc__tls_handshake_step(tls, address, err);
+		if (rv != DQLC__WANT_READ && rv != DQLC__WANT_WRITE)
+			return rv;
+		rv = wait_for(fd, rv, deadline, -1, err);
+		if (rv == DQLC_ETIMEDOUT)
+			return dqlc__err(err, DQLC_ETLS, "%s: TLS handshake timed out", address);
+		if (rv != 0)
+			return rv;
+	}
+}
+
+int dqlc__sock_dial_secure(const struct dqlc_config *cfg, const char *address,
+			   int64_t deadline, int *fd, void **tls, dqlc_error_t *err)
+{
+	int rv = dqlc__sock_dial(cfg, address, deadline, fd, err);
+	*tls = NULL;
+	if (rv != 0 || cfg->tls_ctx == NULL)
+		return rv;
+	rv = dqlc__tls_new(cfg, *fd, address, tls, err);
+	if (rv == 0)
+		rv = dqlc__sock_tls_handshake(*fd, *tls, address, deadline, err);
+	if (rv != 0) {
+		dqlc__tls_free(*tls);
+		*tls = NULL;
+		close(*fd);
+		*fd = -1;
+	}
+	return rv;
 }

@@ -27,12 +27,27 @@ int dqlc__sock_dial(const struct dqlc_config *cfg, const char *address, int64_t 
  * (DQLC_ETIMEDOUT) or wake_fd (-1: none) becomes readable (DQLC_ECANCELED). */
 int dqlc__sock_wait(int fd, short events, int64_t deadline, int wake_fd, dqlc_error_t *err);
 
+/* One non-blocking step on the socket, or on the TLS session `tls` over it
+ * (NULL: plain): 0 with *n > 0 bytes moved, DQLC__WANT_READ/WRITE, or an
+ * error (EOF is DQLC_EIO). */
+int dqlc__io_read_step(int fd, void *tls, void *buf, size_t cap, size_t *n, dqlc_error_t *err);
+int dqlc__io_write_step(int fd, void *tls, const void *buf, size_t len, size_t *n,
+			dqlc_error_t *err);
+
 /* Write all of buf.  *sent tells how many bytes left the process, so that
  * callers can tell "nothing sent" (safe to retry) from "maybe executed". */
-int dqlc__sock_write(int fd, const void *buf, size_t len, int64_t deadline, int wake_fd,
-		     size_t *sent, dqlc_error_t *err);
+int dqlc__sock_write(int fd, void *tls, const void *buf, size_t len, int64_t deadline,
+		     int wake_fd, size_t *sent, dqlc_error_t *err);
 /* Read at least 1 and at most cap bytes.  EOF is DQLC_EIO. */
-int dqlc__sock_read(int fd, void *buf, size_t cap, size_t *got, int64_t deadline, int wake_fd,
-		    dqlc_error_t *err);
+int dqlc__sock_read(int fd, void *tls, void *buf, size_t cap, size_t *got, int64_t deadline,
+		    int wake_fd, dqlc_error_t *err);
+
+/* Complete a TLS handshake on a connected socket within the deadline. */
+int dqlc__sock_tls_handshake(int fd, void *tls, const char *address, int64_t deadline,
+			     dqlc_error_t *err);
+/* Dial, then (when the config has TLS) start and finish the handshake;
+ * *tls is the session or NULL. */
+int dqlc__sock_dial_secure(const struct dqlc_config *cfg, const char *address,
+			   int64_t deadline, int *fd, void **tls, dqlc_error_t *err);
 
 #endif

@@ -53,18 +53,19 @@ static int open_conn(struct dqlc_pool *p, int64_t deadline, struct dqlc_conn **o
 	char addr[256];
 	uint64_t gen;
 	int fd, rv;
+	void *tls;
 	struct dqlc_conn *c;
 	rv = dqlc__map_leader(&p->map, deadline, addr, sizeof addr, &gen, err);
 	if (rv != 0)
 		return rv;
-	rv = dqlc__sock_dial(&p->cfg, addr, deadline, &fd, err);
+	rv = dqlc__sock_dial_secure(&p->cfg, addr, deadline, &fd, &tls, err);
 	if (rv != 0) {
 		/* The leader we were told about cannot be reached. */
 		dqlc__map_invalidate(&p->map, gen);
 		dqlc__err_flag(err, DQLC_ERRF_RETRYABLE);
 		return rv;
 	}
-	rv = dqlc__conn_new(&p->cfg, false, addr, fd, false, &c, err);
+	rv = dqlc__conn_new(&p->cfg, false, addr, fd, tls, false, &c, err);
 	if (rv != 0)
 		return rv;
 	c->map_gen = gen;

@@ -41,6 +41,8 @@ int dqlc_pool_create(const char *uri, const dqlc_config_t *cfg, dqlc_pool_t **ou
 		return rv;
 	}
 	rv = dqlc__config_validate(&p->cfg, err);
+	if (rv == 0)
+		rv = dqlc__config_prepare(&p->cfg, err); /* a bad CA fails here, not later */
 	if (rv == 0 && (p->idle = calloc((size_t)p->cfg.pool_max, sizeof *p->idle)) == NULL)
 		rv = dqlc__err(err, DQLC_ENOMEM, "out of memory");
 	if (rv == 0)
