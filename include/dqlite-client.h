@@ -206,6 +206,22 @@ DQLC_API const char *dqlc_type_name(int type);
  *   backoff_base_ms      20          leader search retry backoff start
  *   backoff_cap_ms       500         ... and cap (both jittered)
  *   keepalive            1           SO_KEEPALIVE on sockets (30 s idle)
+ *
+ * TLS keys (OpenSSL builds; otherwise asking for TLS is DQLC_ENOTSUP naming
+ * the configure option):
+ *   tls                  disable     disable | require (encrypt, verify nothing) |
+ *                                    verify-ca (chain) | verify-full (chain and the
+ *                                    host name or IP dialed, or tls_server_name).
+ *                                    Setting any other tls_* key without `tls`
+ *                                    means verify-full.  TLS 1.2 at least.
+ *   tls_ca               -           PEM file of the CA(s) to trust, or "system";
+ *                                    required by verify-ca and verify-full
+ *   tls_cert, tls_key    -           client certificate (chain) and key, PEM, for
+ *                                    mutual TLS; both or neither
+ *   tls_server_name      -           name sent as SNI and checked by verify-full
+ *                                    instead of the dialed host
+ * A bad CA or client certificate file fails dqlc_pool_create/dqlc_connect.
+ *
  * Pool keys (see dqlc_pool_create) are accepted here too.
  * ========================================================================= */
 
