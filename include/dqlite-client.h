@@ -261,6 +261,27 @@ typedef void (*dqlc_log_fn)(void *arg, int level, const char *msg);
 DQLC_API int dqlc_config_set_log(dqlc_config_t *cfg, dqlc_log_fn fn, void *arg, int min_level,
 				 dqlc_error_t *err);
 
+/* Events (for tracing and metrics), delivered to the event hook. */
+#define DQLC_EVENT_LEADER_CHANGED 1 /* address: new leader; old_address: previous ("" if none) */
+#define DQLC_EVENT_LEADER_LOST 2    /* address: the leader that stopped answering */
+#define DQLC_EVENT_CONNECTED 3      /* a pooled connection was opened to address */
+#define DQLC_EVENT_REQUEST_DONE 4   /* a pool request completed: code, retries, duration_us */
+typedef struct dqlc_event {
+	int type;                /* DQLC_EVENT_* */
+	const char *address;     /* valid during the call only */
+	const char *old_address;
+	int code;                /* DQLC_E* outcome (REQUEST_DONE) */
+	int retries;
+	int64_t duration_us;
+} dqlc_event_t;
+/**
+ * Event hook: called from library threads (workers, the discovery thread)
+ * with no library lock held.  It must be quick and must not block.
+ */
+typedef void (*dqlc_event_fn)(void *arg, const dqlc_event_t *event);
+DQLC_API int dqlc_config_set_event(dqlc_config_t *cfg, dqlc_event_fn fn, void *arg,
+				   dqlc_error_t *err);
+
 /* =========================================================================
  * Connection: one protocol connection, blocking, used from one thread at a
  * time (it may be handed between threads).  The only call that may come from
@@ -607,6 +628,30 @@ typedef struct dqlc_pool_stats {
 	double latency_max_us;
 } dqlc_pool_stats_t;
 DQLC_API int dqlc_pool_stats(dqlc_pool_t *pool, dqlc_pool_stats_t *out, dqlc_error_t *err);
+
+/* ---- Cluster administration through the pool ------------------------------
+ * Requests that change the cluster (add, assign, remove, transfer) go to the
+ * leader and are retried on NOT_LEADER within request_timeout_ms; the
+ * cluster map is refreshed after them.  describe/weight/dump act on one
+ * node, named by address (NULL: the leader).  Same meanings as the
+ * dqlc_conn_* calls. */
+
+/** A snapshot of the cluster map: the members as last read from the leader
+ *  (voters first) and the leader's address ("" when none is known).  Waits
+ *  for the first map if none exists yet.  Free *nodes with dqlc_nodes_free. */
+DQLC_API int dqlc_pool_cluster(dqlc_pool_t *pool, dqlc_node_info_t **nodes, size_t *n,
+			       char *leader, size_t leader_len, dqlc_error_t *err);
+DQLC_API int dqlc_pool_add(dqlc_pool_t *pool, uint64_t id, const char *address,
+			   dqlc_error_t *err);
+DQLC_API int dqlc_pool_assign(dqlc_pool_t *pool, uint64_t id, int role, dqlc_error_t *err);
+DQLC_API int dqlc_pool_remove(dqlc_pool_t *pool, uint64_t id, dqlc_error_t *err);
+DQLC_API int dqlc_pool_transfer(dqlc_pool_t *pool, uint64_t id, dqlc_error_t *err);
+DQLC_API int dqlc_pool_describe(dqlc_pool_t *pool, const char *address,
+				uint64_t *failure_domain, uint64_t *weight, dqlc_error_t *err);
+DQLC_API int dqlc_pool_set_weight(dqlc_pool_t *pool, const char *address, uint64_t weight,
+				  dqlc_error_t *err);
+DQLC_API int dqlc_pool_dump(dqlc_pool_t *pool, const char *address, const char *database,
+			    dqlc_dump_t **out, dqlc_error_t *err);
 
 /* =========================================================================
  * Futures: one owner (who frees it), but any thread may wait on, poll or

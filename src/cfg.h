@@ -60,6 +60,8 @@ struct dqlc_config {
 	dqlc_log_fn log;
 	void *log_arg;
 	int log_level;
+	dqlc_event_fn event;
+	void *event_arg;
 };
 
 /* Defaults into a zeroed struct. */

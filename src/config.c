@@ -317,6 +317,15 @@ int dqlc_config_set_log(dqlc_config_t *cfg, dqlc_log_fn fn, void *arg, int min_l
 	return 0;
 }
 
+int dqlc_config_set_event(dqlc_config_t *cfg, dqlc_event_fn fn, void *arg, dqlc_error_t *err)
+{
+	if (cfg == NULL)
+		return dqlc__err(err, DQLC_EINVAL, "dqlc_config_set_event: NULL config");
+	cfg->event = fn;
+	cfg->event_arg = arg;
+	return 0;
+}
+
 /* Percent-decode s[0..n) into a new string. */
 static char *pct_decode(const char *s, size_t n)
 {

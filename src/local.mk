@@ -16,7 +16,7 @@ libdqlc_core_la_SOURCES = \
 	src/cluster/discover.c src/cluster/discover.h src/cluster/leader_cache.c \
 	src/cluster/map.c src/cluster/map.h \
 	src/stmtcache.c src/log.c src/log.h src/future.c src/future.h src/fork.c \
-	src/pool/pool.c src/pool/pool.h src/pool/lease.c src/pool/worker.c src/pool/txn.c \
+	src/pool/pool.c src/pool/pool.h src/pool/lease.c src/pool/worker.c src/pool/txn.c src/pool/admin.c \
 	src/wire/wire.h src/wire/buf.h src/wire/buf.c src/wire/encode.c src/wire/decode.c src/wire/rows.c
 
 lib_LTLIBRARIES += libdqlite-client.la

@@ -10,4 +10,8 @@
 void dqlc__log(const struct dqlc_config *cfg, int level, const char *fmt, ...)
     DQLC__PRINTF(3, 4);
 
+/* Deliver an event to the config's hook (no lock held). */
+void dqlc__event(const struct dqlc_config *cfg, int type, const char *address,
+		 const char *old_address, int code, int retries, int64_t duration_us);
+
 #endif

@@ -175,9 +175,12 @@ static void *thread_main(void *arg)
 		else
 			dqlc__err(&err, rv, "out of memory");
 		free_cands(cands, n);
-		if (rv == 0 && strcmp(old, m->control->address) != 0)
+		if (rv == 0 && strcmp(old, m->control->address) != 0) {
 			dqlc__log(m->cfg, DQLC_LOG_INFO, "leader %s%s%s", old[0] ? old : "",
 				  old[0] ? " -> " : "is ", m->control->address);
+			dqlc__event(m->cfg, DQLC_EVENT_LEADER_CHANGED, m->control->address, old, 0, 0,
+				    0);
+		}
 		if (rv != 0 && rv != DQLC_ECANCELED)
 			dqlc__log(m->cfg, DQLC_LOG_WARN, "leader search failed: %s", err.message);
 
@@ -279,14 +282,20 @@ out:
 
 void dqlc__map_invalidate(struct dqlc__map *m, uint64_t gen)
 {
+	char lost[256] = "";
 	pthread_mutex_lock(&m->mu);
 	if (m->known && m->gen == gen) {
 		m->known = false;
 		m->gen++;
 		m->refresh = true;
+		snprintf(lost, sizeof lost, "%s", m->leader);
 		pthread_cond_signal(&m->cv_thread);
 	}
 	pthread_mutex_unlock(&m->mu);
+	if (lost[0] != '\0') {
+		dqlc__log(m->cfg, DQLC_LOG_INFO, "leader %s lost; searching", lost);
+		dqlc__event(m->cfg, DQLC_EVENT_LEADER_LOST, lost, NULL, 0, 0, 0);
+	}
 }
 
 void dqlc__map_refresh(struct dqlc__map *m)

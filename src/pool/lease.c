@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "error.h"
+#include "log.h"
 #include "net/sock.h"
 #include "pool/pool.h"
 
@@ -78,6 +79,7 @@ static int open_conn(struct dqlc_pool *p, int64_t deadline, struct dqlc_conn **o
 		return rv;
 	}
 	atomic_fetch_add(&p->stats.connects, 1);
+	dqlc__event(&p->cfg, DQLC_EVENT_CONNECTED, addr, NULL, 0, 0, 0);
 	*out = c;
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "error.h"
+#include "log.h"
 #include "future.h"
 #include "pool/pool.h"
 #include "rand.h"
@@ -292,6 +293,8 @@ void dqlc__worker_run(struct dqlc_pool *p, struct dqlc_future *f)
 		atomic_fetch_add(&p->stats.canceled, 1);
 	atomic_fetch_add(rv == 0 ? &p->stats.completed : &p->stats.failed, 1);
 	dqlc__stats_latency(p, dqlc__now_ns() - f->submit_ns);
+	dqlc__event(&p->cfg, DQLC_EVENT_REQUEST_DONE, NULL, NULL, rv, attempt,
+		    (dqlc__now_ns() - f->submit_ns) / 1000);
 	if (rv != 0) {
 		dqlc_result_free(res);
 		res = NULL;
