@@ -203,8 +203,8 @@ DQLC_API const char *dqlc_type_name(int type);
  *   max_message_bytes    67108864    largest server message accepted (64 MiB)
  *   max_result_rows      0           cap on rows in one buffered result (0 = none)
  *   probe_concurrency    8           leader probes run in parallel
- *   backoff_base_ms      20          leader search retry backoff start
- *   backoff_cap_ms       500         ... and cap (both jittered)
+ *   backoff_base_ms      10          leader search retry backoff start
+ *   backoff_cap_ms       200         ... and cap (both jittered)
  *   keepalive            1           SO_KEEPALIVE on sockets (30 s idle)
  *
  * TLS keys (OpenSSL builds; otherwise asking for TLS is DQLC_ENOTSUP naming

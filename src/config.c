@@ -68,8 +68,8 @@ void dqlc__config_defaults(struct dqlc_config *c)
 	c->max_message_bytes = 64 * 1024 * 1024;
 	c->max_result_rows = 0;
 	c->probe_concurrency = 8;
-	c->backoff_base_ms = 20;
-	c->backoff_cap_ms = 500;
+	c->backoff_base_ms = 10;
+	c->backoff_cap_ms = 200;
 	c->keepalive = 1;
 	c->workers = 4;
 	c->queue_max = 65536;

@@ -102,8 +102,8 @@ static bool stale(struct dqlc_pool *p, struct dqlc_conn *c, uint64_t gen, int64_
 	return false;
 }
 
-int dqlc__pool_lease(struct dqlc_pool *p, int64_t deadline, struct dqlc_conn **out,
-		     dqlc_error_t *err)
+static int lease(struct dqlc_pool *p, int64_t deadline, bool always_check,
+		 struct dqlc_conn **out, dqlc_error_t *err)
 {
 	struct dqlc_conn *c;
 	int rv;
@@ -125,7 +125,8 @@ int dqlc__pool_lease(struct dqlc_pool *p, int64_t deadline, struct dqlc_conn **o
 				pthread_cond_signal(&p->cv_conn);
 				continue;
 			}
-			if (now - c->last_used_ns > p->cfg.health_check_idle_ms * 1000000) {
+			if (always_check ||
+			    now - c->last_used_ns > p->cfg.health_check_idle_ms * 1000000) {
 				bool dead;
 				pthread_mutex_unlock(&p->mu);
 				dead = looks_dead(c);
@@ -168,6 +169,18 @@ int dqlc__pool_lease(struct dqlc_pool *p, int64_t deadline, struct dqlc_conn **o
 		}
 		timed_wait(&p->cv_conn, &p->mu, deadline);
 	}
+}
+
+int dqlc__pool_lease(struct dqlc_pool *p, int64_t deadline, struct dqlc_conn **out,
+		     dqlc_error_t *err)
+{
+	return lease(p, deadline, false, out, err);
+}
+
+int dqlc__pool_lease_checked(struct dqlc_pool *p, int64_t deadline, struct dqlc_conn **out,
+			     dqlc_error_t *err)
+{
+	return lease(p, deadline, true, out, err);
 }
 
 /* p->mu held: the idle connection that has waited longest is at the

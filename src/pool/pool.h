@@ -87,6 +87,10 @@ struct dqlc_pool {
  * destroyed when broken or stale). */
 int dqlc__pool_lease(struct dqlc_pool *p, int64_t deadline, struct dqlc_conn **out,
 		     dqlc_error_t *err);
+/* Same, checking any idle connection for a hang-up first whatever its idle
+ * time: for writes, whose failure after sending is ambiguous. */
+int dqlc__pool_lease_checked(struct dqlc_pool *p, int64_t deadline, struct dqlc_conn **out,
+			     dqlc_error_t *err);
 void dqlc__pool_release(struct dqlc_pool *p, struct dqlc_conn *c);
 /* p->mu held: take idle connections out for destruction (after unlock). */
 size_t dqlc__pool_take_idle(struct dqlc_pool *p, struct dqlc_conn ***out);

@@ -240,10 +240,19 @@ void dqlc__worker_run(struct dqlc_pool *p, struct dqlc_future *f)
 				rv = e.code ? e.code : DQLC_ETIMEDOUT;
 			break;
 		}
-		rv = dqlc__pool_lease(p, f->deadline, &c, &e);
+		/* A write takes the lane first, then a connection: while it
+		 * waited, the leader may have changed and the connections with
+		 * it.  A write's connection is also checked for a hang-up, as
+		 * a failure after sending could not be retried. */
+		if (write && (rv = dqlc__lane_acquire(p, f->deadline, &e)) != 0)
+			break;
+		rv = write ? dqlc__pool_lease_checked(p, f->deadline, &c, &e)
+			   : dqlc__pool_lease(p, f->deadline, &c, &e);
 		if (rv == DQLC_EPOOL)
 			rv = e.code = DQLC_ETIMEDOUT;
 		if (rv != 0) {
+			if (write)
+				dqlc__lane_release(p);
 			if ((e.flags & DQLC_ERRF_RETRYABLE) && attempt < p->cfg.retry_max &&
 			    !dqlc__deadline_passed(f->deadline)) {
 				attempt++;
@@ -254,10 +263,6 @@ void dqlc__worker_run(struct dqlc_pool *p, struct dqlc_future *f)
 			break;
 		}
 		c->deadline_cap = f->deadline;
-		if (write && (rv = dqlc__lane_acquire(p, f->deadline, &e)) != 0) {
-			dqlc__pool_release(p, c);
-			break;
-		}
 		dqlc__future_set_conn(f, c);
 		if (dqlc__future_canceled(f))
 			rv = dqlc__err(&e, DQLC_ECANCELED, "canceled");
@@ -268,14 +273,15 @@ void dqlc__worker_run(struct dqlc_pool *p, struct dqlc_future *f)
 		/* Cleared before the connection can serve anyone else, so a late
 		 * cancel cannot hit another request. */
 		dqlc__future_set_conn(f, NULL);
+		/* Forget a failed leader before the next writer gets the lane. */
+		if (rv != 0 && ((e.flags & DQLC_ERRF_LEADER_CHANGED) || c->broken))
+			dqlc__map_invalidate(&p->map, c->map_gen);
 		if (write)
 			dqlc__lane_release(p);
 		if (rv == 0) {
 			dqlc__pool_release(p, c);
 			break;
 		}
-		if ((e.flags & DQLC_ERRF_LEADER_CHANGED) || c->broken)
-			dqlc__map_invalidate(&p->map, c->map_gen);
 		retry = should_retry(f, rv, &e);
 		dqlc__pool_release(p, c);
 		if (!retry || attempt >= p->cfg.retry_max || dqlc__deadline_passed(f->deadline))
