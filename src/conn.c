@@ -409,6 +409,8 @@ int dqlc__conn_read_rows(struct dqlc_conn *c, int64_t deadline, dqlc_result_t **
 			break;
 		}
 		rv = dqlc__result_add_batch(r, body, (size_t)hdr.words * 8, &more, err);
+		if (rv == 0 && more)
+			dqlc__sock_quickack(c->fd);
 		if (rv != 0) {
 			/* Malformed or over the row cap: the rest of the stream
 			 * cannot be trusted to resynchronise. */

@@ -4,6 +4,7 @@
 
 #include "conn.h"
 #include "error.h"
+#include "net/sock.h"
 #include "result.h"
 #include "sqltext.h"
 
@@ -75,6 +76,8 @@ static int next_batch(struct dqlc_cursor *cur)
 	memcpy(cur->chunk, body, len);
 	before = cur->rows.ncols;
 	rv = dqlc__dec_rows(cur->chunk, len, &cur->rows, &cur->more, &cur->err);
+	if (rv == 0 && cur->more)
+		dqlc__sock_quickack(c->fd);
 	if (rv != 0) {
 		dqlc__conn_break(c);
 		cur->more = false;

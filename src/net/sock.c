@@ -89,6 +89,13 @@ void dqlc__sock_tune(int fd, const struct dqlc_config *cfg)
 	}
 }
 
+void dqlc__sock_quickack(int fd)
+{
+	int one = 1;
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+}
+
 int dqlc__sock_wait(int fd, short events, int64_t deadline, int wake_fd, dqlc_error_t *err)
 {
 	struct pollfd p[2];

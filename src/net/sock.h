@@ -23,6 +23,12 @@ void dqlc__sock_tune(int fd, const struct dqlc_config *cfg);
 int dqlc__sock_dial(const struct dqlc_config *cfg, const char *address, int64_t deadline,
 		    int *fd, dqlc_error_t *err);
 
+/* ACK at once what arrives next.  dqlite servers stream a result as ~4 KiB
+ * messages without TCP_NODELAY: with our ACKs delayed, Nagle holds each
+ * next message back for the delayed-ACK time (~40 ms).  Linux clears this
+ * after a while, so it is re-armed for every batch of a stream. */
+void dqlc__sock_quickack(int fd);
+
 /* Wait until fd is ready for `events` (POLLIN/POLLOUT), the deadline passes
  * (DQLC_ETIMEDOUT) or wake_fd (-1: none) becomes readable (DQLC_ECANCELED). */
 int dqlc__sock_wait(int fd, short events, int64_t deadline, int wake_fd, dqlc_error_t *err);
