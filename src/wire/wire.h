@@ -10,7 +10,8 @@
  * Decoders read one message body that the caller has already received in
  * full (after dqlc__wire_header() validated its header).  They trust nothing:
  * every length and count is bounds-checked, padding and terminators are
- * verified.  Malformed input gives DQLC_EPROTO with a message naming what was
+ * verified (except a blob's padding in ROWS, which servers leave unzeroed).
+ * Malformed input gives DQLC_EPROTO with a message naming what was
  * wrong and the byte offset within the body.  Decoded strings and blobs point
  * INTO the body (text is NUL-terminated there), so the body must outlive them.
  */
