@@ -11,12 +11,18 @@
  * line "ready id=N address=A pid=P" on stdout.  SIGTERM/SIGINT stop it
  * cleanly (exit 0).
  *
+ * With --tls-cert/--tls-key/--tls-ca (OpenSSL builds) the node serves only
+ * mutual TLS: libdqlite is bound to an abstract unix socket and a TLS front
+ * end in this process listens on the advertised address and dials peers
+ * (node-proxy.h).
+ *
  * Exit codes: 0 stopped by a signal, 1 runtime failure (start, join),
  * 2 bad command line, 3 could not bind the address (e.g. in use: a caller
  * that picked the port itself may retry with another one).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +35,9 @@
 #include "dqlite-client.h"
 #include "node-join.h"
 #include "node-opts.h"
+#ifdef DQLC_HAVE_OPENSSL
+#include "node-proxy.h"
+#endif
 
 #if defined(__SANITIZE_ADDRESS__)
 /* Sanitizer builds: libdqlite 1.11.1 never frees parts of its raft/libuv
@@ -75,17 +84,18 @@ static int make_dirs(const char *path)
 	return 0;
 }
 
-/* Configure the node from the options; returns an exit code or 0. */
-static int configure_node(dqlite_node *node, const struct node_opts *o)
+/* Configure the node from the options, listening on `bind` (o->bind, or
+ * the TLS front end's abstract socket); returns an exit code or 0. */
+static int configure_node(dqlite_node *node, const struct node_opts *o, const char *bind)
 {
-	int rv = dqlite_node_set_bind_address(node, o->bind);
+	int rv = dqlite_node_set_bind_address(node, bind);
 	if (rv != 0) {
 		/* libdqlite 1.11 leaves the message empty when bind() fails. */
 		const char *msg = dqlite_node_errmsg(node);
 		if (msg == NULL || msg[0] == '\0')
 			msg = rv == DQLITE_MISUSE ? "not a valid address"
 						  : "address in use or not available";
-		fprintf(stderr, "dqlc-node: cannot bind %s: %s (dqlite code %d)\n", o->bind, msg,
+		fprintf(stderr, "dqlc-node: cannot bind %s: %s (dqlite code %d)\n", bind, msg,
 			rv);
 		/* DQLITE_MISUSE means the address did not parse; anything else
 		 * is the bind itself failing. */
@@ -120,6 +130,85 @@ static int configure_node(dqlite_node *node, const struct node_opts *o)
 		}
 	}
 	return 0;
+}
+
+/* The TLS front end, when asked for; NULL otherwise. */
+struct front {
+#ifdef DQLC_HAVE_OPENSSL
+	struct node_proxy *proxy;
+#endif
+	char backend[64]; /* libdqlite's bind address behind it */
+};
+
+/* Set up the TLS front end (bound, not yet relaying): an exit code or 0. */
+static int front_new(struct front *f, const struct node_opts *o)
+{
+	memset(f, 0, sizeof *f);
+	if (o->tls_cert == NULL)
+		return 0;
+#ifdef DQLC_HAVE_OPENSSL
+	/* Unique per process: several nodes may run on one machine. */
+	snprintf(f->backend, sizeof f->backend, "@dqlc-node-%llu-%ld",
+		 (unsigned long long)o->id, (long)getpid());
+	struct node_tls_files files = {.cert = o->tls_cert, .key = o->tls_key, .ca = o->tls_ca};
+	struct node_proxy_config cfg = {
+	    .listen = o->bind, .backend = f->backend, .files = &files,
+	    .peer_name = o->tls_peer_name};
+	switch (node_proxy_new(&cfg, &f->proxy)) {
+	case PROXY_OK:
+		return 0;
+	case PROXY_EBIND:
+		return EXIT_BIND;
+	case PROXY_ECONFIG:
+		return EXIT_USAGE;
+	default:
+		return EXIT_RUNTIME;
+	}
+#else
+	return EXIT_USAGE; /* node_opts_parse refused already */
+#endif
+}
+
+static bool front_on(const struct front *f)
+{
+	return f->backend[0] != '\0';
+}
+
+/* Route raft's outbound connections through TLS. */
+static int front_connect_func(struct front *f, dqlite_node *node)
+{
+#ifdef DQLC_HAVE_OPENSSL
+	int rv = dqlite_node_set_connect_func(node, node_proxy_connect, f->proxy);
+	if (rv != 0) {
+		fprintf(stderr, "dqlc-node: cannot set the connect function (dqlite code %d)\n",
+			rv);
+		return EXIT_RUNTIME;
+	}
+#else
+	(void)f;
+	(void)node;
+#endif
+	return 0;
+}
+
+static int front_start(struct front *f)
+{
+#ifdef DQLC_HAVE_OPENSSL
+	return node_proxy_start(f->proxy) == 0 ? 0 : EXIT_RUNTIME;
+#else
+	(void)f;
+	return 0;
+#endif
+}
+
+static void front_free(struct front *f)
+{
+#ifdef DQLC_HAVE_OPENSSL
+	node_proxy_free(f->proxy);
+	f->proxy = NULL;
+#else
+	(void)f;
+#endif
 }
 
 static void stop_node(dqlite_node *node)
@@ -158,6 +247,15 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 
+	/* The TLS front end takes the TCP address first: a port in use is
+	 * reported as such (exit 3). */
+	struct front front;
+	rc = front_new(&front, &o);
+	if (rc != 0) {
+		node_opts_free(&o);
+		return rc;
+	}
+
 	dqlite_node *node = NULL;
 	int rv = dqlite_node_create(o.id, o.address, o.dir, &node);
 	if (rv != 0) {
@@ -165,11 +263,17 @@ int main(int argc, char **argv)
 			node != NULL ? dqlite_node_errmsg(node) : "?", rv);
 		if (node != NULL)
 			dqlite_node_destroy(node);
+		front_free(&front);
+		node_opts_free(&o);
 		return EXIT_RUNTIME;
 	}
-	rc = configure_node(node, &o);
+	rc = configure_node(node, &o, front_on(&front) ? front.backend : o.bind);
+	if (rc == 0 && front_on(&front))
+		rc = front_connect_func(&front, node);
 	if (rc != 0) {
 		dqlite_node_destroy(node);
+		front_free(&front);
+		node_opts_free(&o);
 		return rc;
 	}
 	rv = dqlite_node_start(node);
@@ -177,6 +281,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dqlc-node: cannot start node: %s (dqlite code %d)\n",
 			dqlite_node_errmsg(node), rv);
 		dqlite_node_destroy(node);
+		front_free(&front);
+		node_opts_free(&o);
+		return EXIT_RUNTIME;
+	}
+	/* libdqlite listens now: relay to it. */
+	if (front_on(&front) && front_start(&front) != 0) {
+		stop_node(node);
+		front_free(&front);
+		node_opts_free(&o);
 		return EXIT_RUNTIME;
 	}
 
@@ -189,24 +302,32 @@ int main(int argc, char **argv)
 			.n_seeds = o.n_join,
 			.timeout_ms = o.join_timeout_ms,
 			.stop_sigs = &stop_sigs,
+			.tls_ca = o.tls_ca,
+			.tls_cert = o.tls_cert,
+			.tls_key = o.tls_key,
+			.tls_server_name = o.tls_peer_name,
 		};
 		rc = node_join(&jp);
 		if (rc != JOIN_OK) {
 			stop_node(node);
+			front_free(&front);
 			node_opts_free(&o);
 			return rc == JOIN_INTERRUPTED ? 0 : EXIT_RUNTIME;
 		}
 	}
 
-	printf("ready id=%llu address=%s pid=%ld\n", (unsigned long long)o.id, o.address,
-	       (long)getpid());
+	printf("ready id=%llu address=%s pid=%ld%s\n", (unsigned long long)o.id, o.address,
+	       (long)getpid(), front_on(&front) ? " tls=on" : "");
 	fflush(stdout);
 
 	int sig = 0;
 	while (sigwait(&stop_sigs, &sig) != 0)
 		;
 	fprintf(stderr, "dqlc-node: %s received, stopping\n", strsignal(sig));
+	/* libdqlite first (its connections end, and with them their relays),
+	 * then the front end's thread. */
 	stop_node(node);
+	front_free(&front);
 	node_opts_free(&o);
 	return 0;
 }

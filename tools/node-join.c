@@ -70,6 +70,22 @@ static int fail(struct attempt *a, const char *what, const dqlc_error_t *e)
 	return classify(e);
 }
 
+/* The members of a TLS cluster speak nothing but mutual TLS. */
+static int set_tls(dqlc_config_t *cfg, const struct join_params *p, dqlc_error_t *err)
+{
+	if (p->tls_ca == NULL)
+		return 0;
+	if (dqlc_config_set(cfg, "tls", "verify-full", err) != 0 ||
+	    dqlc_config_set(cfg, "tls_ca", p->tls_ca, err) != 0 ||
+	    dqlc_config_set(cfg, "tls_cert", p->tls_cert, err) != 0 ||
+	    dqlc_config_set(cfg, "tls_key", p->tls_key, err) != 0)
+		return -1;
+	if (p->tls_server_name != NULL &&
+	    dqlc_config_set(cfg, "tls_server_name", p->tls_server_name, err) != 0)
+		return -1;
+	return 0;
+}
+
 /* Connect to one node with bounds derived from the join deadline. */
 static dqlc_conn_t *connect_node(struct attempt *a, const char *address, dqlc_error_t *err)
 {
@@ -94,7 +110,8 @@ static dqlc_conn_t *connect_node(struct attempt *a, const char *address, dqlc_er
 	dqlc_conn_t *conn = NULL;
 	if (dqlc_config_set(cfg, "dial_timeout_ms", dial, err) == 0 &&
 	    dqlc_config_set(cfg, "connect_timeout_ms", connect, err) == 0 &&
-	    dqlc_config_set(cfg, "request_timeout_ms", request, err) == 0)
+	    dqlc_config_set(cfg, "request_timeout_ms", request, err) == 0 &&
+	    set_tls(cfg, a->p, err) == 0)
 		dqlc_connect_node(address, cfg, &conn, err);
 	dqlc_config_free(cfg);
 	return conn;

@@ -15,6 +15,13 @@ struct join_params {
 	size_t n_seeds;
 	int timeout_ms;                 /* whole join, retries included */
 	const sigset_t *stop_sigs;      /* blocked; a pending one aborts the join */
+	/* TLS (all NULL: plaintext): the library's tls=verify-full with these
+	 * files; server_name, when set, is the name certificates must show
+	 * instead of the dialed IP address. */
+	const char *tls_ca;
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_server_name;
 };
 
 enum { JOIN_OK = 0, JOIN_FAILED, JOIN_INTERRUPTED };

@@ -34,6 +34,18 @@ static const char usage_text[] =
     "  --join ADDR[,ADDR...]  join the cluster through these nodes (ADD + ASSIGN)\n"
     "  --role ROLE            role to take when joining: voter (default), standby, spare\n"
     "  --join-timeout-ms N    give up joining after N ms (default 10000)\n"
+    "TLS (all three together; needs a build with OpenSSL):\n"
+    "  --tls-cert FILE        this node's certificate (PEM), presented to clients\n"
+    "                         and, as client certificate, to peers\n"
+    "  --tls-key FILE         its private key (PEM)\n"
+    "  --tls-ca FILE          CA (PEM) that must sign every client's and peer's\n"
+    "                         certificate\n"
+    "  --tls-peer-name NAME   verify peers' certificates against NAME instead of\n"
+    "                         the IP address dialed\n"
+    "  With them the node accepts only mutual TLS (>= 1.2) on --address (or\n"
+    "  --bind); libdqlite itself listens on an abstract unix socket only this\n"
+    "  process can reach, raft traffic to peers goes through TLS too, and\n"
+    "  --join talks TLS (tls=verify-full with the same files).\n"
     "  -h, --help             this text\n"
     "  --version              versions of dqlc-node's libraries\n"
     "\n"
@@ -52,6 +64,10 @@ enum {
 	OPT_JOIN,
 	OPT_ROLE,
 	OPT_JOIN_TIMEOUT,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_CA,
+	OPT_TLS_PEER_NAME,
 	OPT_VERSION,
 };
 
@@ -67,6 +83,10 @@ static const struct option long_opts[] = {
     {"join", required_argument, NULL, OPT_JOIN},
     {"role", required_argument, NULL, OPT_ROLE},
     {"join-timeout-ms", required_argument, NULL, OPT_JOIN_TIMEOUT},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"tls-peer-name", required_argument, NULL, OPT_TLS_PEER_NAME},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -159,6 +179,30 @@ static int parse_join(struct node_opts *o, const char *list)
 	return rc;
 }
 
+/* The TLS options come as a set, and only in a build that has OpenSSL. */
+static int check_tls(const struct node_opts *o)
+{
+	int given = (o->tls_cert != NULL) + (o->tls_key != NULL) + (o->tls_ca != NULL);
+	if (given == 0 && o->tls_peer_name == NULL)
+		return 0;
+#ifndef DQLC_HAVE_OPENSSL
+	fprintf(stderr, "dqlc-node: --tls-* options: this dqlc-node was built without "
+			"OpenSSL; configure with --with-openssl (Debian: apt-get install "
+			"libssl-dev)\n");
+	return -1;
+#else
+	if (given != 3) {
+		fprintf(stderr, "dqlc-node: --tls-cert, --tls-key and --tls-ca go together\n");
+		return -1;
+	}
+	if (o->tls_peer_name != NULL && o->tls_peer_name[0] == '\0') {
+		fprintf(stderr, "dqlc-node: --tls-peer-name: empty name\n");
+		return -1;
+	}
+	return 0;
+#endif
+}
+
 static int usage_error(struct node_opts *o)
 {
 	fprintf(stderr, "Try 'dqlc-node --help'.\n");
@@ -231,6 +275,18 @@ int node_opts_parse(struct node_opts *o, int argc, char **argv)
 				return usage_error(o);
 			o->join_timeout_ms = (int)v;
 			break;
+		case OPT_TLS_CERT:
+			o->tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			o->tls_key = optarg;
+			break;
+		case OPT_TLS_CA:
+			o->tls_ca = optarg;
+			break;
+		case OPT_TLS_PEER_NAME:
+			o->tls_peer_name = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			node_opts_free(o);
@@ -274,7 +330,7 @@ int node_opts_parse(struct node_opts *o, int argc, char **argv)
 		fprintf(stderr, "dqlc-node: --role only applies with --join\n");
 		return usage_error(o);
 	}
-	return -1;
+	return check_tls(o) == 0 ? -1 : usage_error(o);
 }
 
 void node_opts_free(struct node_opts *o)

@@ -20,6 +20,11 @@ struct node_opts {
 	size_t n_join;
 	int role;             /* DQLC_ROLE_* to assign after joining */
 	int join_timeout_ms;
+	/* TLS front end: all three or none (see node-proxy.h). */
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_ca;
+	const char *tls_peer_name; /* verify peers against this name, not their IP */
 };
 
 /* Parse argv.  Returns -1 when the node should run, otherwise the exit code
