@@ -37,6 +37,22 @@ endif
 endif
 # ---- end of integration tests -----------------------------------------------
 
+# ---- Connection tests against real nodes (issue 3: discovery, SQL, failover,
+# go-dqlite interop).  Same harness and node program as the block above.
+if HAVE_CHECK
+if HAVE_DQLITE
+check_PROGRAMS += tests/integration/test-conn
+tests_integration_test_conn_SOURCES = tests/integration/test_conn.c $(HARNESS_SOURCES)
+tests_integration_test_conn_CFLAGS = $(HARNESS_CFLAGS)
+tests_integration_test_conn_LDADD = $(TEST_LIBS)
+check_PROGRAMS += tests/integration/test-conn-sql
+tests_integration_test_conn_sql_SOURCES = tests/integration/test_conn_sql.c $(HARNESS_SOURCES)
+tests_integration_test_conn_sql_CFLAGS = $(HARNESS_CFLAGS)
+tests_integration_test_conn_sql_LDADD = $(TEST_LIBS) -lm
+endif
+endif
+# ---- end of connection tests ------------------------------------------------
+
 # ---- Pool tests against real 3-node clusters (issue 4) -----------------------
 # (owned by the pool tests; tests/integration/test_pool_*.c)
 if HAVE_CHECK
