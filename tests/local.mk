@@ -49,6 +49,11 @@ check_PROGRAMS += tests/integration/test-conn-sql
 tests_integration_test_conn_sql_SOURCES = tests/integration/test_conn_sql.c $(HARNESS_SOURCES)
 tests_integration_test_conn_sql_CFLAGS = $(HARNESS_CFLAGS)
 tests_integration_test_conn_sql_LDADD = $(TEST_LIBS) -lm
+check_PROGRAMS += tests/integration/test-conn-failover
+tests_integration_test_conn_failover_SOURCES = tests/integration/test_conn_failover.c \
+	$(HARNESS_SOURCES)
+tests_integration_test_conn_failover_CFLAGS = $(HARNESS_CFLAGS)
+tests_integration_test_conn_failover_LDADD = $(TEST_LIBS)
 endif
 endif
 # ---- end of connection tests ------------------------------------------------
@@ -67,3 +72,19 @@ tests_integration_test_pool_api_LDADD = $(TEST_LIBS)
 endif
 endif
 # ---- end of pool tests --------------------------------------------------------
+
+# ---- Unit tests other than the wire codec (issue 2), and build-level
+# checks: exported symbols, the public header in C11, C++ and next to
+# <dqlite.h>.  (owned by the unit-test block; append-only like the others)
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/test-values
+tests_unit_test_values_SOURCES = tests/unit/test_values.c
+tests_unit_test_values_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_values_LDADD = $(TEST_LIBS) -lm
+
+check_PROGRAMS += tests/unit/test-config
+tests_unit_test_config_SOURCES = tests/unit/test_config.c
+tests_unit_test_config_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_config_LDADD = $(TEST_LIBS)
+endif
+# ---- end of unit tests (values, config, sqltext, future, build checks) ------
