@@ -224,6 +224,11 @@ static void *thread_main(void *arg)
 			}
 		}
 		pthread_cond_broadcast(&m->cv_leader);
+		if (rv == 0 && m->on_refresh != NULL && !m->stop) {
+			pthread_mutex_unlock(&m->mu);
+			m->on_refresh(m->on_refresh_arg);
+			pthread_mutex_lock(&m->mu);
+		}
 	}
 	pthread_mutex_unlock(&m->mu);
 	return NULL;

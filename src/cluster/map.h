@@ -39,8 +39,10 @@ struct dqlc__map {
 	int64_t last_refresh_ns;
 	struct dqlc_conn *control; /* the thread's own connection to the leader */
 
-	void (*on_change)(void *arg, const char *old_leader, const char *new_leader);
-	void *on_change_arg;
+	/* Called by the thread after each successful refresh, no lock held
+	 * (the pool keeps pool_min connections warm from here). */
+	void (*on_refresh)(void *arg);
+	void *on_refresh_arg;
 };
 
 int dqlc__map_init(struct dqlc__map *m, const struct dqlc_config *cfg, dqlc_error_t *err);

@@ -177,6 +177,37 @@ int dqlc__pool_lease(struct dqlc_pool *p, int64_t deadline, struct dqlc_conn **o
 	return lease(p, deadline, false, out, err);
 }
 
+void dqlc__pool_keep_warm(void *arg)
+{
+	struct dqlc_pool *p = arg;
+	for (;;) {
+		struct dqlc_conn *c;
+		dqlc_error_t e;
+		pthread_mutex_lock(&p->mu);
+		if (p->state != DQLC__POOL_RUNNING ||
+		    p->n_open + p->n_opening >= (size_t)p->cfg.pool_min) {
+			pthread_mutex_unlock(&p->mu);
+			return;
+		}
+		p->n_opening++;
+		pthread_mutex_unlock(&p->mu);
+		/* The leader is known: the thread just confirmed it. */
+		if (open_conn(p, dqlc__deadline_in(p->cfg.connect_timeout_ms), &c, &e) != 0) {
+			pthread_mutex_lock(&p->mu);
+			p->n_opening--;
+			pthread_mutex_unlock(&p->mu);
+			return;
+		}
+		pthread_mutex_lock(&p->mu);
+		p->n_opening--;
+		p->n_open++;
+		track(p, c);
+		p->idle[p->n_idle++] = c;
+		pthread_cond_signal(&p->cv_conn);
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
 int dqlc__pool_lease_checked(struct dqlc_pool *p, int64_t deadline, struct dqlc_conn **out,
 			     dqlc_error_t *err)
 {

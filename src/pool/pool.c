@@ -59,6 +59,8 @@ int dqlc_pool_create(const char *uri, const dqlc_config_t *cfg, dqlc_pool_t **ou
 	init_cv(&p->cv_lane);
 	p->state = DQLC__POOL_RUNNING;
 	p->pid = getpid();
+	p->map.on_refresh = dqlc__pool_keep_warm;
+	p->map.on_refresh_arg = p;
 	/* No thread, no socket: those start with the first request. */
 	dqlc__fork_register(p);
 	*out = p;

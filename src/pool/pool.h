@@ -98,6 +98,9 @@ size_t dqlc__pool_take_idle(struct dqlc_pool *p, struct dqlc_conn ***out);
 /* The last lease of a closed pool came back: free it (pool.c). */
 void dqlc__pool_free_late(struct dqlc_pool *p);
 
+/* Open connections until pool_min are open (discovery thread, no lock). */
+void dqlc__pool_keep_warm(void *pool);
+
 /* Write lane (lease.c). */
 int dqlc__lane_acquire(struct dqlc_pool *p, int64_t deadline, dqlc_error_t *err);
 void dqlc__lane_release(struct dqlc_pool *p);
