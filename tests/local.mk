@@ -69,6 +69,12 @@ check_PROGRAMS += tests/integration/test-pool-api
 tests_integration_test_pool_api_SOURCES = tests/integration/test_pool_api.c $(POOL_TEST_SOURCES)
 tests_integration_test_pool_api_CFLAGS = $(HARNESS_CFLAGS)
 tests_integration_test_pool_api_LDADD = $(TEST_LIBS)
+
+check_PROGRAMS += tests/integration/test-pool-futures
+tests_integration_test_pool_futures_SOURCES = tests/integration/test_pool_futures.c \
+	$(POOL_TEST_SOURCES)
+tests_integration_test_pool_futures_CFLAGS = $(HARNESS_CFLAGS)
+tests_integration_test_pool_futures_LDADD = $(TEST_LIBS)
 endif
 endif
 # ---- end of pool tests --------------------------------------------------------
