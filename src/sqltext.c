@@ -61,12 +61,19 @@ static const char *next_token(const char *p, char *kw, size_t kwlen)
 	return p + 1; /* punctuation, numbers digit by digit: harmless */
 }
 
+/* Skip blanks, comments and empty statements: SQLite ignores leading
+ * semicolons, so "; BEGIN" prepares (and runs) BEGIN. */
+static const char *skip_empty(const char *p)
+{
+	p = skip_space(p);
+	while (*p == ';')
+		p = skip_space(p + 1);
+	return p;
+}
+
 const char *dqlc__sql_first_keyword(const char *sql, char *kw, size_t kwlen)
 {
-	const char *p = sql;
-	do {
-		p = next_token(p, kw, kwlen);
-	} while (kw[0] == '\0' && *p != '\0' && *skip_space(p) == ';');
+	next_token(skip_empty(sql), kw, kwlen);
 	return kw;
 }
 
@@ -85,7 +92,7 @@ bool dqlc__sql_has_keyword(const char *sql, const char *word)
 int dqlc__sql_tx_effect(const char *sql)
 {
 	char kw[32], kw2[32];
-	const char *p = next_token(sql, kw, sizeof kw);
+	const char *p = next_token(skip_empty(sql), kw, sizeof kw);
 	if (strcmp(kw, "BEGIN") == 0)
 		return 1;
 	if (strcmp(kw, "COMMIT") == 0 || strcmp(kw, "END") == 0)

@@ -92,5 +92,10 @@ check_PROGRAMS += tests/unit/test-config
 tests_unit_test_config_SOURCES = tests/unit/test_config.c
 tests_unit_test_config_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_config_LDADD = $(TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test-sqltext
+tests_unit_test_sqltext_SOURCES = tests/unit/test_sqltext.c
+tests_unit_test_sqltext_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_sqltext_LDADD = $(TEST_LIBS)
 endif
 # ---- end of unit tests (values, config, sqltext, future, build checks) ------
