@@ -75,6 +75,12 @@ tests_integration_test_pool_futures_SOURCES = tests/integration/test_pool_future
 	$(POOL_TEST_SOURCES)
 tests_integration_test_pool_futures_CFLAGS = $(HARNESS_CFLAGS)
 tests_integration_test_pool_futures_LDADD = $(TEST_LIBS)
+
+check_PROGRAMS += tests/integration/test-pool-conns
+tests_integration_test_pool_conns_SOURCES = tests/integration/test_pool_conns.c \
+	$(POOL_TEST_SOURCES)
+tests_integration_test_pool_conns_CFLAGS = $(HARNESS_CFLAGS)
+tests_integration_test_pool_conns_LDADD = $(TEST_LIBS)
 endif
 endif
 # ---- end of pool tests --------------------------------------------------------
