@@ -89,22 +89,63 @@ bool dqlc__sql_has_keyword(const char *sql, const char *word)
 	return false;
 }
 
-int dqlc__sql_tx_effect(const char *sql)
+/* The transaction effect of the statement at p (blanks and empty
+ * statements skipped already); *end receives where it stops (after its
+ * ';', or at the end of the text).  A CREATE TRIGGER body holds ';'s of its
+ * own: it ends at the END that is not a CASE's. */
+static int stmt_effect(const char *p, const char **end)
 {
 	char kw[32], kw2[32];
-	const char *p = next_token(skip_empty(sql), kw, sizeof kw);
-	if (strcmp(kw, "BEGIN") == 0)
-		return 1;
-	if (strcmp(kw, "COMMIT") == 0 || strcmp(kw, "END") == 0)
-		return -1;
-	if (strcmp(kw, "ROLLBACK") == 0) {
+	int effect = 0, case_depth = 0;
+	bool trigger = false;
+	p = next_token(p, kw, sizeof kw);
+	if (strcmp(kw, "BEGIN") == 0) {
+		effect = 1;
+	} else if (strcmp(kw, "COMMIT") == 0 || strcmp(kw, "END") == 0) {
+		effect = -1;
+	} else if (strcmp(kw, "ROLLBACK") == 0) {
 		/* ROLLBACK [TRANSACTION] TO savepoint keeps the transaction. */
-		p = next_token(p, kw2, sizeof kw2);
+		const char *q = next_token(p, kw2, sizeof kw2);
 		if (strcmp(kw2, "TRANSACTION") == 0)
-			next_token(p, kw2, sizeof kw2);
-		return strcmp(kw2, "TO") == 0 ? 0 : -1;
+			next_token(q, kw2, sizeof kw2);
+		effect = strcmp(kw2, "TO") == 0 ? 0 : -1;
+	} else if (strcmp(kw, "CREATE") == 0) {
+		const char *q = next_token(p, kw2, sizeof kw2);
+		if (strcmp(kw2, "TEMP") == 0 || strcmp(kw2, "TEMPORARY") == 0)
+			next_token(q, kw2, sizeof kw2);
+		trigger = strcmp(kw2, "TRIGGER") == 0;
 	}
-	return 0;
+	for (;;) {
+		p = skip_space(p);
+		if (*p == '\0' || (*p == ';' && !trigger))
+			break;
+		p = next_token(p, kw, sizeof kw);
+		if (trigger && strcmp(kw, "CASE") == 0)
+			case_depth++;
+		else if (trigger && strcmp(kw, "END") == 0) {
+			if (case_depth > 0)
+				case_depth--;
+			else
+				trigger = false;
+		}
+	}
+	*end = *p == ';' ? p + 1 : p;
+	return effect;
+}
+
+/* The net effect of a script: that of its last BEGIN, COMMIT/END or
+ * ROLLBACK (EXEC_SQL runs every statement). */
+int dqlc__sql_tx_effect(const char *sql)
+{
+	int effect = 0, e;
+	const char *p = skip_empty(sql);
+	while (*p != '\0') {
+		e = stmt_effect(p, &p);
+		if (e != 0)
+			effect = e;
+		p = skip_empty(p);
+	}
+	return effect;
 }
 
 bool dqlc__sql_is_blank(const char *sql)

@@ -135,6 +135,30 @@ START_TEST(test_tx_effect)
 	    {"", 0},
 	    {"; BEGIN", 1},
 	    {";;COMMIT", -1},
+	    /* scripts: EXEC_SQL runs every statement; the last one counts */
+	    {"INSERT INTO t VALUES (1); BEGIN", 1},
+	    {"CREATE TABLE t (a); begin immediate;", 1},
+	    {"BEGIN; INSERT INTO t VALUES (1); COMMIT", -1},
+	    {"BEGIN; COMMIT; SELECT 1", -1},
+	    {"COMMIT; BEGIN IMMEDIATE", 1},
+	    {"BEGIN; ROLLBACK TO sp", 1},
+	    {"BEGIN; SAVEPOINT sp; ROLLBACK TRANSACTION TO SAVEPOINT sp; RELEASE sp", 1},
+	    {"SELECT 'a;BEGIN'; SELECT 1", 0},
+	    {"SELECT 1 -- ; BEGIN", 0},
+	    {"SELECT 1 /* ; BEGIN */ ; SELECT 2", 0},
+	    {"CREATE TABLE t (\"end\"); END", -1},
+	    /* a trigger body's ';' and END are its own */
+	    {"CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM u; END", 0},
+	    {"create trigger tr after insert on t begin delete from u; end;", 0},
+	    {"CREATE TEMP TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; SELECT 2; END; BEGIN", 1},
+	    {"CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE u SET a = CASE WHEN 1 THEN 2 END; "
+	     "END; COMMIT",
+	     -1},
+	    {"CREATE TRIGGER tr AFTER INSERT ON t WHEN CASE new.a WHEN 1 THEN 1 END BEGIN "
+	     "SELECT 1; END",
+	     0},
+	    {"BEGIN; CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END", 1},
+	    {"CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; ROLLBACK", 0},
 	};
 	size_t i;
 	for (i = 0; i < N_ELEMS(t); i++)
