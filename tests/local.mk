@@ -85,6 +85,12 @@ tests_integration_test_pool_conns_SOURCES = tests/integration/test_pool_conns.c 
 	$(POOL_TEST_SOURCES)
 tests_integration_test_pool_conns_CFLAGS = $(HARNESS_CFLAGS)
 tests_integration_test_pool_conns_LDADD = $(TEST_LIBS)
+
+check_PROGRAMS += tests/integration/test-pool-faults
+tests_integration_test_pool_faults_SOURCES = tests/integration/test_pool_faults.c \
+	$(POOL_TEST_SOURCES)
+tests_integration_test_pool_faults_CFLAGS = $(HARNESS_CFLAGS)
+tests_integration_test_pool_faults_LDADD = $(TEST_LIBS)
 endif
 endif
 # ---- end of pool tests --------------------------------------------------------

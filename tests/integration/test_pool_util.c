@@ -17,6 +17,14 @@ void tp_cluster_setup(void)
 	ck_assert_msg(tp_tc != NULL, "could not start a 3-node cluster");
 }
 
+void tp_cluster_setup_slow(void)
+{
+	tc_opts_t o = {0};
+	o.latency_ms = 150; /* elections take seconds: a stopped leader stays leader */
+	tp_tc = tc_start(3, &o);
+	ck_assert_msg(tp_tc != NULL, "could not start a 3-node cluster");
+}
+
 void tp_cluster_teardown(void)
 {
 	tc_destroy(tp_tc);

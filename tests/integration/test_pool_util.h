@@ -27,6 +27,9 @@
 extern dqlc_test_cluster_t *tp_tc;
 void tp_cluster_setup(void);
 void tp_cluster_teardown(void);
+/* The same with slow elections (seconds, not ~0.3 s): for tests that need a
+ * stopped leader to stay leader for a while. */
+void tp_cluster_setup_slow(void);
 
 /* "dqlite://a,b,c/db?query" in a static buffer per call site: copy it if
  * it must live long (pools copy the URI at creation). */
