@@ -15,12 +15,19 @@ static inline int64_t dqlc__now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Deadline `ms` milliseconds from now; ms <= 0 means no deadline. */
+/* Deadline `ms` milliseconds after `now_ns`; ms <= 0 means no deadline, and
+ * so does a time too far ahead to count in nanoseconds (no overflow). */
+static inline int64_t dqlc__deadline_after(int64_t now_ns, int64_t ms)
+{
+	if (ms <= 0 || ms >= (DQLC__NO_DEADLINE - now_ns) / 1000000)
+		return DQLC__NO_DEADLINE;
+	return now_ns + ms * 1000000;
+}
+
+/* Deadline `ms` milliseconds from now (as above). */
 static inline int64_t dqlc__deadline_in(int64_t ms)
 {
-	if (ms <= 0)
-		return DQLC__NO_DEADLINE;
-	return dqlc__now_ns() + ms * 1000000;
+	return dqlc__deadline_after(dqlc__now_ns(), ms);
 }
 
 /* The earlier of two deadlines. */

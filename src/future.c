@@ -124,7 +124,7 @@ struct dqlc_future *dqlc__future_new(struct dqlc_pool *pool, enum dqlc__job kind
 	if (opts != NULL && opts->struct_size >= sizeof(dqlc_req_opts_t))
 		f->flags = opts->flags;
 	f->submit_ns = dqlc__now_ns();
-	f->deadline = timeout > 0 ? f->submit_ns + timeout * 1000000 : DQLC__NO_DEADLINE;
+	f->deadline = dqlc__deadline_after(f->submit_ns, timeout);
 	return f;
 }
 
@@ -263,7 +263,7 @@ int dqlc_future_wait_for(dqlc_future_t *f, int64_t timeout_ms)
 		rv = DQLC_EDEADLK;
 	else
 		rv = wait_locked(f, timeout_ms <= 0 ? dqlc__now_ns()
-						    : dqlc__now_ns() + timeout_ms * 1000000);
+						    : dqlc__deadline_in(timeout_ms));
 	dqlc__future_unlock(f);
 	return rv;
 }

@@ -113,5 +113,10 @@ check_PROGRAMS += tests/unit/test-sqltext
 tests_unit_test_sqltext_SOURCES = tests/unit/test_sqltext.c
 tests_unit_test_sqltext_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_sqltext_LDADD = $(TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test-future
+tests_unit_test_future_SOURCES = tests/unit/test_future.c
+tests_unit_test_future_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_future_LDADD = $(TEST_LIBS)
 endif
 # ---- end of unit tests (values, config, sqltext, future, build checks) ------
