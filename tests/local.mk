@@ -27,7 +27,8 @@ HARNESS_SOURCES = \
 	tests/harness/cluster.c tests/harness/cluster.h \
 	tests/harness/proc.c tests/harness/proc.h
 HARNESS_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/harness \
-	-DDQLC_NODE_BIN_DEFAULT='"$(abs_top_builddir)/tools/dqlc-node"'
+	-DDQLC_NODE_BIN_DEFAULT='"$(abs_top_builddir)/tools/dqlc-node"' \
+	-DDQLC_TLS_CERTS_SCRIPT_DEFAULT='"$(abs_top_srcdir)/tests/harness/tls-certs.sh"'
 
 check_PROGRAMS += tests/integration/test-harness
 tests_integration_test_harness_SOURCES = tests/integration/test_harness.c $(HARNESS_SOURCES)
@@ -120,3 +121,19 @@ tests_unit_test_future_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_future_LDADD = $(TEST_LIBS)
 endif
 # ---- end of unit tests (values, config, sqltext, future, build checks) ------
+
+# ---- TLS cluster tests (issue 7): dqlc-node's TLS front end, the harness's
+# TLS clusters (tc_opts_t.tls, tests/harness/tls-certs.sh) and the library's
+# TLS against them.  (owned by the TLS cluster tests; append-only)
+if HAVE_CHECK
+if HAVE_DQLITE
+if HAVE_OPENSSL
+check_PROGRAMS += tests/integration/test-tls-cluster
+tests_integration_test_tls_cluster_SOURCES = tests/integration/test_tls_cluster.c \
+	$(HARNESS_SOURCES)
+tests_integration_test_tls_cluster_CFLAGS = $(HARNESS_CFLAGS)
+tests_integration_test_tls_cluster_LDADD = $(TEST_LIBS)
+endif
+endif
+endif
+# ---- end of TLS cluster tests ---------------------------------------------------

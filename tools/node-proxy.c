@@ -29,6 +29,7 @@
 #define RELAY_BUF 16384            /* per direction */
 #define HANDSHAKE_TIMEOUT_MS 5000  /* TCP connect + TLS handshake */
 #define ACCEPT_PAUSE_MS 100        /* after EMFILE and the like */
+#define LINGER_MS 1000             /* a refused client reads our alert */
 #define MAX_PFDS (2 + 2 * PROXY_MAX_RELAYS)
 
 struct relay {
@@ -43,9 +44,10 @@ struct relay {
 	bool established;  /* handshake done */
 	bool ssl_broken;   /* fatal TLS error: no close_notify */
 	bool net_eof, local_eof;
+	bool lingering;    /* refused: alert and FIN sent, draining until EOF */
 	short rd_want;     /* what the last SSL_read (or handshake) waits for */
 	short wr_want;     /* what the last SSL_write waits for */
-	int64_t deadline;  /* handshake deadline (CLOCK_MONOTONIC ms) */
+	int64_t deadline;  /* handshake or linger deadline (CLOCK_MONOTONIC ms) */
 	char peer[64];     /* for messages */
 	size_t up_off, up_len;     /* net -> local */
 	size_t down_off, down_len; /* local -> net */
@@ -338,13 +340,51 @@ static bool handshake(struct node_proxy *p, struct relay *r)
 	return tls_failed(r, e, "handshake");
 }
 
+/*
+ * An accepted client whose handshake failed has been sent an alert that
+ * says why ("certificate required", "unknown ca", ...).  Closing at once
+ * would make the kernel answer the bytes it already sent (its request,
+ * after a TLS 1.3 handshake that looked complete to it) with a reset, and
+ * the client would see "connection reset" instead of the alert.  So: FIN
+ * after the alert, read and discard until the client closes, for at most
+ * LINGER_MS.  true if the relay now lingers.
+ */
+static bool start_linger(struct relay *r, int64_t now)
+{
+	if (r->outbound || r->established || r->lingering || now >= r->deadline)
+		return false;
+	if (shutdown(r->net_fd, SHUT_WR) != 0)
+		return false;
+	r->lingering = true;
+	r->deadline = now + LINGER_MS;
+	return true;
+}
+
+static bool linger(struct relay *r, int64_t now)
+{
+	unsigned char sink[4096];
+	for (;;) {
+		ssize_t n = recv(r->net_fd, sink, sizeof sink, 0);
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return now < r->deadline;
+		return false; /* the client closed too (or reset) */
+	}
+}
+
 /* Make progress on one relay.  false: close it. */
 static bool service(struct node_proxy *p, struct relay *r, short ev_net, short ev_local,
 		    int64_t now)
 {
+	if (r->lingering)
+		return linger(r, now);
 	if (r->established)
 		return pump(r, ev_net, ev_local);
 	if (now >= r->deadline) {
+		r->deadline = 0; /* no lingering either */
 		say("%s: %s timed out after %d ms", r->peer,
 		    r->connecting ? "connect" : "handshake", HANDSHAKE_TIMEOUT_MS);
 		r->ssl_broken = true;
@@ -424,7 +464,11 @@ static nfds_t build_pollfds(struct node_proxy *p, int64_t now, int *timeout)
 		next = p->accept_paused_until;
 	for (struct relay *r = p->relays; r != NULL; r = r->next) {
 		short net = 0, local = 0;
-		if (!r->established) {
+		if (r->lingering) {
+			net = POLLIN;
+			if (next < 0 || r->deadline < next)
+				next = r->deadline;
+		} else if (!r->established) {
 			net = r->connecting ? POLLOUT : r->rd_want;
 			if (next < 0 || r->deadline < next)
 				next = r->deadline;
@@ -502,7 +546,7 @@ static void *proxy_main(void *arg)
 			bool due = r->pfd_net < 0 || ev_net != 0 || ev_local != 0 ||
 				   (!r->established && now >= r->deadline) ||
 				   (r->established && SSL_pending(r->ssl) > 0);
-			if (due && !service(p, r, ev_net, ev_local, now)) {
+			if (due && !service(p, r, ev_net, ev_local, now) && !start_linger(r, now)) {
 				*link = r->next;
 				relay_free(p, r);
 				continue;

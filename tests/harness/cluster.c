@@ -20,6 +20,10 @@
 #ifndef DQLC_NODE_BIN_DEFAULT
 #define DQLC_NODE_BIN_DEFAULT "tools/dqlc-node"
 #endif
+#ifndef DQLC_TLS_CERTS_SCRIPT_DEFAULT
+#define DQLC_TLS_CERTS_SCRIPT_DEFAULT "tests/harness/tls-certs.sh"
+#endif
+#define CERTS_TIMEOUT_MS 30000 /* tls-certs.sh: ~0.2 s normally */
 
 #define EXIT_NODE_BIND 3      /* dqlc-node: the address could not be bound */
 #define PORT_ATTEMPTS 8       /* fresh ports tried when one is lost to a race */
@@ -48,6 +52,9 @@ struct dqlc_test_cluster {
 	struct hp_janitor janitor;
 	int unexpected_exits; /* nodes that died without tc_kill/restart/destroy */
 	dqlc_config_t *probe_cfg;
+	int tls;                      /* TC_TLS_* */
+	char *tls_paths[TC_TLS_MISMATCH_KEY + 1]; /* once tc_tls_certs made them */
+	const char *tls_query;        /* kept string */
 	char **strings; /* returned by tc_addresses/tc_uri, freed at destroy */
 	size_t n_strings;
 	struct dqlc_test_cluster *next; /* registry of live clusters */
@@ -191,7 +198,7 @@ static int spawn_node(struct dqlc_test_cluster *tc, struct tc_node *nd, const ch
 	const char *role = nd->role == DQLC_ROLE_STANDBY ? "standby"
 			   : nd->role == DQLC_ROLE_SPARE ? "spare"
 							 : "voter";
-	const char *argv[20];
+	const char *argv[32];
 	int a = 0;
 	argv[a++] = tc->node_bin;
 	argv[a++] = "--id";
@@ -209,6 +216,19 @@ static int spawn_node(struct dqlc_test_cluster *tc, struct tc_node *nd, const ch
 		argv[a++] = role;
 		argv[a++] = "--join-timeout-ms";
 		argv[a++] = timeout;
+	}
+	if (tc->tls != TC_TLS_OFF) {
+		bool mismatch = tc->tls == TC_TLS_MISMATCH;
+		argv[a++] = "--tls-cert";
+		argv[a++] = tc->tls_paths[mismatch ? TC_TLS_MISMATCH_CERT : TC_TLS_SERVER_CERT];
+		argv[a++] = "--tls-key";
+		argv[a++] = tc->tls_paths[mismatch ? TC_TLS_MISMATCH_KEY : TC_TLS_SERVER_KEY];
+		argv[a++] = "--tls-ca";
+		argv[a++] = tc->tls_paths[TC_TLS_CA];
+		if (mismatch) {
+			argv[a++] = "--tls-peer-name";
+			argv[a++] = TC_TLS_MISMATCH_NAME;
+		}
 	}
 	argv[a] = NULL;
 
@@ -421,6 +441,11 @@ dqlc_test_cluster_t *tc_start(int n, const tc_opts_t *opts)
 	tc->leader_timeout_ms = o.leader_timeout_ms > 0 ? o.leader_timeout_ms : 15000;
 	tc->node_bin = strdup(o.node_bin != NULL ? o.node_bin : default_node_bin());
 	tc->probe_cfg = make_probe_config();
+	tc->tls = o.tls;
+	if (o.tls < TC_TLS_OFF || o.tls > TC_TLS_MISMATCH) {
+		complain("tc_start: bad tls option %d", o.tls);
+		goto fail_early;
+	}
 	tc->janitor.fd = -1;
 	tc->janitor.pid = -1;
 	if (tc->node_bin == NULL || tc->probe_cfg == NULL) {
@@ -445,6 +470,18 @@ dqlc_test_cluster_t *tc_start(int n, const tc_opts_t *opts)
 		goto fail_early;
 	}
 	registry_add(tc);
+
+	if (tc->tls != TC_TLS_OFF) {
+		/* The harness's own probes speak TLS like every client. */
+		dqlc_error_t err = {0};
+		if (tc_tls_certs(tc) != 0)
+			goto fail;
+		if (tc_tls_config(tc, tc->probe_cfg, &err) != 0) {
+			complain("tc_start: the library refuses the TLS keys: %s (%s)", err.message,
+				 dqlc_errname(err.code));
+			goto fail;
+		}
+	}
 
 	/* Node 1 bootstraps; the others join through it. */
 	if (new_node(tc, DQLC_ROLE_VOTER) == NULL || start_new_nodes(tc, 0, NULL) != 0)
@@ -515,6 +552,8 @@ void tc_destroy(dqlc_test_cluster_t *tc)
 	for (size_t k = 0; k < tc->n_strings; k++)
 		free(tc->strings[k]);
 	free(tc->strings);
+	for (size_t k = 0; k < sizeof tc->tls_paths / sizeof tc->tls_paths[0]; k++)
+		free(tc->tls_paths[k]);
 	dqlc_config_free(tc->probe_cfg);
 	free(tc->nodes);
 	free(tc->node_bin);
@@ -548,11 +587,14 @@ const char *tc_uri(dqlc_test_cluster_t *tc, const char *db)
 	const char *addrs = tc_addresses(tc);
 	if (addrs == NULL)
 		return NULL;
-	size_t cap = strlen(addrs) + strlen(db) + 16;
+	const char *query = tc_tls_query(tc);
+	if (query == NULL)
+		return NULL;
+	size_t cap = strlen(addrs) + strlen(db) + strlen(query) + 16;
 	char *s = malloc(cap);
 	if (s == NULL)
 		return NULL;
-	snprintf(s, cap, "dqlite://%s/%s", addrs, db);
+	snprintf(s, cap, "dqlite://%s/%s%s%s", addrs, db, query[0] != '\0' ? "?" : "", query);
 	return keep_string(tc, s);
 }
 
@@ -810,4 +852,164 @@ int tc_add_node_role(dqlc_test_cluster_t *tc, int role)
 		return -1;
 	}
 	return i;
+}
+
+/* ---- TLS ------------------------------------------------------------------------ */
+
+static const char *const tls_file_names[] = {
+    [TC_TLS_CA] = "ca.crt",
+    [TC_TLS_CLIENT_CERT] = "client.crt",
+    [TC_TLS_CLIENT_KEY] = "client.key",
+    [TC_TLS_CLIENT_BUNDLE] = "client-bundle.crt",
+    [TC_TLS_SERVER_CERT] = "server.crt",
+    [TC_TLS_SERVER_KEY] = "server.key",
+    [TC_TLS_WRONG_CA] = "wrong-ca.crt",
+    [TC_TLS_WRONG_CLIENT_CERT] = "wrong-client.crt",
+    [TC_TLS_WRONG_CLIENT_KEY] = "wrong-client.key",
+    [TC_TLS_MISMATCH_CERT] = "mismatch.crt",
+    [TC_TLS_MISMATCH_KEY] = "mismatch.key",
+};
+#define N_TLS_FILES (sizeof tls_file_names / sizeof tls_file_names[0])
+
+static const char *certs_script(void)
+{
+	const char *env = getenv("DQLC_TLS_CERTS_SCRIPT");
+	return env != NULL && env[0] != '\0' ? env : DQLC_TLS_CERTS_SCRIPT_DEFAULT;
+}
+
+int tc_tls_certs(dqlc_test_cluster_t *tc)
+{
+	if (tc->tls_paths[0] != NULL)
+		return 0;
+	char dir[PATH_MAX], log[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s/tls", tc->dir);
+	snprintf(log, sizeof log, "%s/tls-certs.log", tc->dir);
+	const char *script = certs_script();
+	const char *argv[] = {"sh", script, dir, NULL};
+	off_t start;
+	pid_t pid = hp_spawn("/bin/sh", (char *const *)argv, log, &start);
+	if (pid < 0) {
+		complain("tc_tls_certs: cannot run /bin/sh: %s", strerror(errno));
+		return -1;
+	}
+	int status = 0;
+	if (!hp_wait_exit(pid, CERTS_TIMEOUT_MS, &status)) {
+		complain("tc_tls_certs: %s did not finish within %d ms", script, CERTS_TIMEOUT_MS);
+		kill(pid, SIGKILL);
+		hp_wait_exit(pid, 5000, NULL);
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char how[64];
+		complain("tc_tls_certs: sh %s %s: %s (set DQLC_TLS_CERTS_SCRIPT?); output:", script,
+			 dir, status_text(status, how, sizeof how));
+		hp_print_tail(log, 20, "  | ", stderr);
+		return -1;
+	}
+	char *paths[N_TLS_FILES] = {0};
+	for (size_t k = 0; k < N_TLS_FILES; k++) {
+		size_t len = strlen(dir) + strlen(tls_file_names[k]) + 2;
+		paths[k] = malloc(len);
+		if (paths[k] != NULL)
+			snprintf(paths[k], len, "%s/%s", dir, tls_file_names[k]);
+		if (paths[k] == NULL || access(paths[k], R_OK) != 0) {
+			complain("tc_tls_certs: %s/%s was not made", dir, tls_file_names[k]);
+			for (size_t j = 0; j <= k; j++)
+				free(paths[j]);
+			return -1;
+		}
+	}
+	memcpy(tc->tls_paths, paths, sizeof paths);
+	return 0;
+}
+
+const char *tc_tls_file(const dqlc_test_cluster_t *tc, tc_tls_file_t which)
+{
+	if (tc == NULL || (size_t)which >= N_TLS_FILES) {
+		complain("tc_tls_file: no file %d", (int)which);
+		return NULL;
+	}
+	if (tc->tls_paths[which] == NULL)
+		complain("tc_tls_file: no certificates yet (start with .tls, or call "
+			 "tc_tls_certs)");
+	return tc->tls_paths[which];
+}
+
+int tc_tls_mode(const dqlc_test_cluster_t *tc)
+{
+	return tc->tls;
+}
+
+/* The key/value pairs of tc_tls_query / tc_tls_config; returns how many. */
+static int tls_pairs(const dqlc_test_cluster_t *tc, const char *pairs[][2])
+{
+	if (tc->tls == TC_TLS_OFF)
+		return 0;
+	int n = 0;
+	pairs[n][0] = "tls";
+	pairs[n++][1] = "verify-full";
+	pairs[n][0] = "tls_ca";
+	pairs[n++][1] = tc->tls_paths[TC_TLS_CA];
+	pairs[n][0] = "tls_cert";
+	pairs[n++][1] = tc->tls_paths[TC_TLS_CLIENT_CERT];
+	pairs[n][0] = "tls_key";
+	pairs[n++][1] = tc->tls_paths[TC_TLS_CLIENT_KEY];
+	if (tc->tls == TC_TLS_MISMATCH) {
+		pairs[n][0] = "tls_server_name";
+		pairs[n++][1] = TC_TLS_MISMATCH_NAME;
+	}
+	return n;
+}
+
+/* Append s percent-encoded (all but unreserved characters and '/'). */
+static size_t pct_append(char *out, size_t len, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("-._~/", c) != NULL) {
+			out[len++] = (char)c;
+		} else {
+			out[len++] = '%';
+			out[len++] = hex[c >> 4];
+			out[len++] = hex[c & 15];
+		}
+	}
+	out[len] = '\0';
+	return len;
+}
+
+const char *tc_tls_query(dqlc_test_cluster_t *tc)
+{
+	if (tc->tls_query != NULL)
+		return tc->tls_query;
+	const char *pairs[8][2];
+	int n = tls_pairs(tc, pairs);
+	size_t cap = 1;
+	for (int k = 0; k < n; k++)
+		cap += strlen(pairs[k][0]) + 3 * strlen(pairs[k][1]) + 2;
+	char *q = malloc(cap);
+	if (q == NULL)
+		return NULL;
+	size_t len = 0;
+	q[0] = '\0';
+	for (int k = 0; k < n; k++) {
+		len += (size_t)snprintf(q + len, cap - len, "%s%s=", k > 0 ? "&" : "", pairs[k][0]);
+		len = pct_append(q, len, pairs[k][1]);
+	}
+	tc->tls_query = keep_string(tc, q);
+	return tc->tls_query;
+}
+
+int tc_tls_config(const dqlc_test_cluster_t *tc, dqlc_config_t *cfg, dqlc_error_t *err)
+{
+	const char *pairs[8][2];
+	int n = tls_pairs(tc, pairs);
+	for (int k = 0; k < n; k++) {
+		int rc = dqlc_config_set(cfg, pairs[k][0], pairs[k][1], err);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
 }

@@ -17,6 +17,21 @@
  * The program run is $DQLC_NODE_BIN, else the build tree's tools/dqlc-node
  * (DQLC_NODE_BIN_DEFAULT, set when the harness is compiled).
  *
+ * TLS clusters (opts.tls, dqlc-node built with OpenSSL): test certificates
+ * are made in the cluster's directory by tests/harness/tls-certs.sh
+ * ($DQLC_TLS_CERTS_SCRIPT, else DQLC_TLS_CERTS_SCRIPT_DEFAULT) and every
+ * node accepts only mutual TLS on its address (dqlc-node --tls-*): raft
+ * traffic, joins and the harness's own leader polling all go through TLS.
+ * tc_uri() then carries the library's TLS keys, so
+ *
+ *   tc_opts_t o = {.tls = TC_TLS_ON};
+ *   dqlc_test_cluster_t *tc = tc_start(3, &o);
+ *   dqlc_connect(tc_uri(tc, "test"), NULL, &conn, &err);   // verify-full
+ *
+ * connects with a verified client certificate.  Other combinations (wrong
+ * CA, no client certificate, ...) are built from tc_addresses(),
+ * tc_tls_file() and tc_tls_query().
+ *
  * Cleanup is guaranteed, whatever happens to the test:
  *  - tc_destroy() stops every node (SIGTERM, SIGKILL after 3 s), reaps it and
  *    removes the directory;
@@ -48,13 +63,25 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "dqlite-client.h"
+
 typedef struct dqlc_test_cluster dqlc_test_cluster_t;
+
+/* tc_opts_t.tls */
+enum {
+	TC_TLS_OFF = 0,  /* plaintext nodes */
+	TC_TLS_ON,       /* mutual TLS; nodes present server.crt (IP:127.0.0.1) */
+	TC_TLS_MISMATCH, /* mutual TLS; nodes present mismatch.crt, whose only
+			  * name is DNS:other.example (they verify each other,
+			  * and the harness them, against that name) */
+};
 
 typedef struct tc_opts {
 	int latency_ms;        /* dqlc-node --latency-ms; 0 = 20 (elections ~300 ms) */
 	int ready_timeout_ms;  /* per node start/join; 0 = 20000 */
 	int leader_timeout_ms; /* tc_start and tc_leader; 0 = 15000 */
 	const char *node_bin;  /* NULL = $DQLC_NODE_BIN or the build tree's */
+	int tls;               /* TC_TLS_*; 0 = plaintext */
 } tc_opts_t;
 
 /* Start n nodes (n >= 1) and wait until they agree on a leader.  NULL on
@@ -66,7 +93,8 @@ void tc_destroy(dqlc_test_cluster_t *tc);
 int tc_size(const dqlc_test_cluster_t *tc);             /* nodes ever started */
 const char *tc_dir(const dqlc_test_cluster_t *tc);      /* the temporary directory */
 const char *tc_addresses(dqlc_test_cluster_t *tc);      /* "a,b,c": every node */
-const char *tc_uri(dqlc_test_cluster_t *tc, const char *db); /* "dqlite://a,b,c/db" */
+/* "dqlite://a,b,c/db", plus "?" tc_tls_query() for a TLS cluster. */
+const char *tc_uri(dqlc_test_cluster_t *tc, const char *db);
 /* Strings returned by tc_addresses/tc_uri stay valid until tc_destroy. */
 const char *tc_node_address(const dqlc_test_cluster_t *tc, int i);
 uint64_t tc_node_id(const dqlc_test_cluster_t *tc, int i);
@@ -102,5 +130,41 @@ int tc_unexpected_exits(dqlc_test_cluster_t *tc);
 
 /* Print the last `lines` lines of node i's log (every node's if i < 0). */
 void tc_print_logs(const dqlc_test_cluster_t *tc, int i, int lines);
+
+/* ---- TLS ------------------------------------------------------------------ */
+
+/* Files made by tls-certs.sh (see there for their properties). */
+typedef enum {
+	TC_TLS_CA,                /* the test CA: signs nodes and clients */
+	TC_TLS_CLIENT_CERT,       /* client certificate signed by the CA */
+	TC_TLS_CLIENT_KEY,
+	TC_TLS_CLIENT_BUNDLE,     /* client cert then CA: go-dqlite's shell -c */
+	TC_TLS_SERVER_CERT,       /* node certificate: IP:127.0.0.1, DNS:localhost,dqlite */
+	TC_TLS_SERVER_KEY,
+	TC_TLS_WRONG_CA,          /* an unrelated CA */
+	TC_TLS_WRONG_CLIENT_CERT, /* client certificate signed by the wrong CA */
+	TC_TLS_WRONG_CLIENT_KEY,
+	TC_TLS_MISMATCH_CERT,     /* node certificate naming only DNS:other.example */
+	TC_TLS_MISMATCH_KEY,
+} tc_tls_file_t;
+
+/* The name in TC_TLS_MISMATCH_CERT. */
+#define TC_TLS_MISMATCH_NAME "other.example"
+
+/* Make the test certificates in the cluster's directory (done by tc_start
+ * for TLS clusters; a plaintext cluster's tests may want them too, e.g. for
+ * a TLS client against a plaintext node).  Idempotent; 0 or -1. */
+int tc_tls_certs(dqlc_test_cluster_t *tc);
+/* Path of one of them; NULL (with a complaint) before they exist. */
+const char *tc_tls_file(const dqlc_test_cluster_t *tc, tc_tls_file_t which);
+/* The URI query (no '?') with the library's TLS keys that reach this
+ * cluster's nodes: "tls=verify-full&tls_ca=..&tls_cert=..&tls_key=.."
+ * (plus tls_server_name for TC_TLS_MISMATCH); "" for a plaintext cluster.
+ * Valid until tc_destroy. */
+const char *tc_tls_query(dqlc_test_cluster_t *tc);
+/* Set the same keys on cfg; 0, or the library's error code. */
+int tc_tls_config(const dqlc_test_cluster_t *tc, dqlc_config_t *cfg, dqlc_error_t *err);
+/* TC_TLS_* the cluster was started with. */
+int tc_tls_mode(const dqlc_test_cluster_t *tc);
 
 #endif
