@@ -109,9 +109,11 @@ static dqlc_future_t *submit(struct dqlc_pool *p, enum dqlc__job kind, const cha
 	if (n > 0 && params == NULL)
 		return failed(p, dqlc__err(&e, DQLC_EINVAL, "%zu parameters but params is NULL", n),
 			      &e);
-	if (kind == DQLC__JOB_EXEC && dqlc__sql_tx_effect(sql) != 0)
+	if (dqlc__sql_tx_effect(sql) != 0 || dqlc__sql_has_keyword(sql, "SAVEPOINT"))
 		/* Each request may run on another connection: a BEGIN here
-		 * would leave some pooled connection inside a transaction. */
+		 * would leave some pooled connection inside a transaction.
+		 * So would a SAVEPOINT outside one (it opens a transaction),
+		 * and the connection would not know it. */
 		return failed(p, dqlc__err(&e, DQLC_EMISUSE,
 					   "transaction statements cannot be pool requests: use "
 					   "dqlc_pool_transaction() or dqlc_pool_acquire()"),
