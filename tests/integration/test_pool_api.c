@@ -83,9 +83,10 @@ static int mix_one(struct mixer *m, int i)
 	dqlc_pool_t *p = m->pool;
 	dqlc_result_t *r;
 	int64_t base = (int64_t)m->k * 10000;
-	switch (i % 8) {
-	case 0:
-	case 4: { /* insert a unique row */
+	/* 1/16 inserts, 1/16 updates, the rest reads of five kinds */
+	static const char ops[16] = {0, 1, 2, 3, 5, 1, 6, 2, 7, 1, 2, 3, 5, 1, 6, 2};
+	switch (ops[i % 16]) {
+	case 0: { /* insert a unique row */
 		int64_t id = base + i;
 		char name[32];
 		snprintf(name, sizeof name, "t%d-%d", m->k, i);
@@ -247,7 +248,7 @@ START_TEST(test_mixed_16_threads)
 		total += m[k].inserted;
 		vsum += m[k].vsum;
 	}
-	ck_assert_int_eq(total, MIX_THREADS * MIX_OPS / 4);
+	ck_assert_int_eq(total, MIX_THREADS * MIX_OPS / 16);
 	ck_assert_int_eq(tp_query_int(p, "SELECT count(*) FROM t", NULL, 0), total);
 	ck_assert_int_eq(tp_query_int(p, "SELECT count(DISTINCT id) FROM t", NULL, 0), total);
 	ck_assert_int_eq(tp_query_int(p, "SELECT sum(v) FROM t", NULL, 0), vsum);
@@ -257,6 +258,9 @@ START_TEST(test_mixed_16_threads)
 	ck_assert_uint_eq(s.submitted, s.completed);
 	/* setup + per thread: 2000 ops of which 1/8 are batches of 4 */
 	ck_assert_uint_ge(s.submitted, (uint64_t)MIX_THREADS * (MIX_OPS + MIX_OPS / 8 * 3));
+	fprintf(stderr, "mixed: %llu requests, %lld rows, latency mean %.0f us p99 %.0f us\n",
+		(unsigned long long)s.submitted, (long long)total, s.latency_mean_us,
+		s.latency_p99_us);
 	ck_assert_uint_le(s.conns_open, 8); /* pool_max default */
 	free(m);
 	dqlc_pool_close(p);
@@ -703,7 +707,8 @@ START_TEST(test_multi_statement_and_tx_misuse)
 	ck_assert_int_eq(tp_query_int(p, "SELECT sum(x) FROM m", NULL, 0), 116);
 
 	static const char *const tx[] = {"BEGIN", "begin immediate", "  BEGIN TRANSACTION;",
-					 "COMMIT", "END", "ROLLBACK", "/* c */ BEGIN"};
+					 "COMMIT", "END", "ROLLBACK", "/* c */ BEGIN",
+					 "SAVEPOINT sp", "INSERT INTO m VALUES (5); BEGIN"};
 	for (size_t i = 0; i < sizeof tx / sizeof tx[0]; i++) {
 		dqlc_error_t e = {0};
 		dqlc_future_t *f = dqlc_pool_exec(p, tx[i], NULL, 0);
@@ -711,6 +716,10 @@ START_TEST(test_multi_statement_and_tx_misuse)
 		ck_assert(dqlc_future_ready(f)); /* rejected at submit */
 		ck_assert_msg(tp_wait_free(f, &e) == DQLC_EMISUSE, "'%s' was accepted", tx[i]);
 		ck_assert_int_eq(e.code, DQLC_EMISUSE);
+		/* not as a query either */
+		f = dqlc_pool_query(p, tx[i], NULL, 0);
+		ck_assert(dqlc_future_ready(f));
+		ck_assert_msg(tp_wait_free(f, &e) == DQLC_EMISUSE, "query '%s' was accepted", tx[i]);
 	}
 	/* The pool's connection is not inside a transaction: a write through
 	 * another pool is not blocked, and ours is visible there at once. */
@@ -721,6 +730,53 @@ START_TEST(test_multi_statement_and_tx_misuse)
 	dqlc_pool_close(q);
 	ck_assert_uint_eq(tp_stats(p).failed, 0);
 	dqlc_pool_close(p);
+}
+END_TEST
+
+/* Whatever way a transaction statement is slipped into a pool request, it
+ * must not leave a pooled connection inside a transaction: a later
+ * acknowledged write on that connection would never be committed. */
+START_TEST(test_tx_statements_never_stick_to_a_pooled_connection)
+{
+	static const struct {
+		bool query;
+		const char *sql;
+	} sneaky[] = {
+	    {true, "BEGIN"},
+	    {true, "begin immediate"},
+	    {false, "INSERT INTO m VALUES (-1); BEGIN"},
+	    {false, "SAVEPOINT sp"},
+	    {true, "SAVEPOINT sp"},
+	};
+	dqlc_pool_t *p = tp_pool("sneaky", "workers=1&pool_max=1&request_timeout_ms=3000");
+	tp_exec_ok(p, "CREATE TABLE m (x INTEGER PRIMARY KEY)", NULL, 0);
+	for (size_t i = 0; i < sizeof sneaky / sizeof sneaky[0]; i++) {
+		dqlc_error_t e = {0};
+		dqlc_future_t *f = sneaky[i].query ? dqlc_pool_query(p, sneaky[i].sql, NULL, 0)
+						   : dqlc_pool_exec(p, sneaky[i].sql, NULL, 0);
+		int rc = tp_wait_free(f, &e);
+		/* Then a write on the same (only) connection ... */
+		dqlc_value_t par[] = {DQLC_INT((int64_t)i + 1)};
+		int wrc = tp_wait_free(dqlc_pool_exec(p, "INSERT INTO m VALUES (?)", par, 1), &e);
+		/* ... is, once acknowledged, committed: another pool sees it and
+		 * can write (no transaction holds the lock). */
+		dqlc_pool_t *q = tp_pool("sneaky", "request_timeout_ms=3000");
+		dqlc_value_t qpar[] = {DQLC_INT(100 + (int64_t)i)};
+		dqlc_error_t qe = {0};
+		int qrc = tp_wait_free(dqlc_pool_exec(q, "INSERT INTO m VALUES (?)", qpar, 1), &qe);
+		int64_t seen = wrc == 0 ? tp_query_int(q, "SELECT count(*) FROM m WHERE x = ?", par, 1) : -1;
+		dqlc_pool_close(q);
+		ck_assert_msg(wrc != 0 || seen == 1,
+			      "%s '%s' (%s) left the pooled connection in a transaction: an "
+			      "acknowledged insert is not committed",
+			      sneaky[i].query ? "query" : "exec", sneaky[i].sql, dqlc_errname(rc));
+		ck_assert_msg(qrc == 0, "after %s '%s' (%s) another pool cannot write: %s",
+			      sneaky[i].query ? "query" : "exec", sneaky[i].sql, dqlc_errname(rc),
+			      qe.message);
+		ck_assert_msg(wrc == 0, "insert after '%s': %s", sneaky[i].sql, e.message);
+	}
+	dqlc_pool_close(p);
+	tp_assert_nodes_alive();
 }
 END_TEST
 
@@ -742,6 +798,7 @@ static Suite *pool_api_suite(void)
 	tcase_add_test(t, test_stmt_cache_repeated_sql);
 	tcase_add_test(t, test_stmt_cache_eviction);
 	tcase_add_test(t, test_multi_statement_and_tx_misuse);
+	tcase_add_test(t, test_tx_statements_never_stick_to_a_pooled_connection);
 
 	t = tp_tcase(s, "mixed", 240, true);
 	tcase_add_test(t, test_mixed_16_threads);
