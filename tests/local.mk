@@ -119,6 +119,45 @@ check_PROGRAMS += tests/unit/test-future
 tests_unit_test_future_SOURCES = tests/unit/test_future.c
 tests_unit_test_future_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_future_LDADD = $(TEST_LIBS)
+
+# The public header alone (no build-config.h, no src/) in strict C11, in
+# C++11 and next to libdqlite's <dqlite.h>; each program links the shared
+# library the way a user's program does, runs, and exits 0.
+HEADER_TEST_CPPFLAGS = -I$(top_srcdir)/include
+HEADER_TEST_WARN = -Wall -Wextra -pedantic -Werror
+
+check_PROGRAMS += tests/unit/test-header-c
+tests_unit_test_header_c_SOURCES = tests/unit/header_c.c
+tests_unit_test_header_c_CPPFLAGS = $(HEADER_TEST_CPPFLAGS)
+tests_unit_test_header_c_CFLAGS = -std=c11 $(HEADER_TEST_WARN) $(SANITIZER_CFLAGS)
+tests_unit_test_header_c_LDADD = libdqlite-client.la
+
+check_PROGRAMS += tests/unit/test-header-cxx
+tests_unit_test_header_cxx_SOURCES = tests/unit/header_cxx.cc
+tests_unit_test_header_cxx_CPPFLAGS = $(HEADER_TEST_CPPFLAGS)
+tests_unit_test_header_cxx_CXXFLAGS = -std=c++11 $(HEADER_TEST_WARN) $(SANITIZER_CFLAGS)
+tests_unit_test_header_cxx_LDADD = libdqlite-client.la
+
+if HAVE_DQLITE
+check_PROGRAMS += tests/unit/test-header-with-dqlite
+tests_unit_test_header_with_dqlite_SOURCES = tests/unit/header_with_dqlite.c
+tests_unit_test_header_with_dqlite_CPPFLAGS = $(HEADER_TEST_CPPFLAGS) $(DQLITE_CFLAGS)
+tests_unit_test_header_with_dqlite_CFLAGS = -std=c11 $(HEADER_TEST_WARN) $(SANITIZER_CFLAGS)
+tests_unit_test_header_with_dqlite_LDADD = libdqlite-client.la $(DQLITE_LIBS)
+endif
+
+# Exported symbols of the shared library = the header's DQLC_API names.
+TESTS += tests/unit/check-exports.sh
+EXTRA_DIST += tests/unit/check-exports.sh
+# AM_TESTS_ENVIRONMENT is shared: the integration block above sets it when
+# libdqlite is there (append to it), else it is ours to define.
+UNIT_TESTS_ENVIRONMENT = DQLC_BUILDDIR='$(abs_top_builddir)'; DQLC_NM='$(NM)'; \
+	export DQLC_BUILDDIR DQLC_NM;
+if HAVE_DQLITE
+AM_TESTS_ENVIRONMENT += $(UNIT_TESTS_ENVIRONMENT)
+else
+AM_TESTS_ENVIRONMENT = $(UNIT_TESTS_ENVIRONMENT)
+endif
 endif
 # ---- end of unit tests (values, config, sqltext, future, build checks) ------
 
