@@ -474,6 +474,30 @@ START_TEST(test_close_joins_and_closes_everything)
 }
 END_TEST
 
+/* Closing with a lease out: close returns (threads joined), the lease keeps
+ * working, and returning it frees the rest. */
+START_TEST(test_close_with_lease_outstanding)
+{
+	int threads = tp_count_threads(), fds = tp_count_fds();
+	dqlc_pool_t *p = tp_pool("leaseclose", "workers=2");
+	tp_exec_ok(p, "CREATE TABLE t (id INTEGER PRIMARY KEY)", NULL, 0);
+	dqlc_conn_t *c = NULL;
+	dqlc_error_t e = {0};
+	ck_assert_int_eq(dqlc_pool_acquire(p, 5000, &c, &e), 0);
+	dqlc_pool_close(p);
+	ck_assert_int_eq(tp_count_threads(), threads);
+	dqlc_value_t par[] = {DQLC_INT(1)};
+	ck_assert_msg(dqlc_conn_exec(c, "INSERT INTO t (id) VALUES (?)", par, 1, NULL, &e) == 0,
+		      "a lease of a closed pool: %s", e.message);
+	dqlc_value_t v;
+	ck_assert_int_eq(dqlc_conn_fetchval(c, "SELECT count(*) FROM t", NULL, 0, &v, &e), 0);
+	ck_assert_int_eq(v.v.i, 1);
+	dqlc_conn_close(c); /* the last lease: frees the pool */
+	ck_assert_int_eq(tp_count_fds(), fds);
+	ck_assert_int_eq(tp_count_threads(), threads);
+}
+END_TEST
+
 #define PENDING 60
 
 /* Submit PENDING inserts, close at once, check every outcome. */
@@ -790,6 +814,7 @@ static Suite *pool_api_suite(void)
 	t = tp_tcase(s, "lifecycle", 60, true);
 	tcase_add_test(t, test_lazy_start);
 	tcase_add_test(t, test_close_joins_and_closes_everything);
+	tcase_add_test(t, test_close_with_lease_outstanding);
 	tcase_add_test(t, test_close_drain_pending);
 	tcase_add_test(t, test_close_abort_pending);
 	tcase_add_test(t, test_stats_add_up);

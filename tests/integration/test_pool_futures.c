@@ -467,6 +467,66 @@ START_TEST(test_cancel_completed_is_einval)
 }
 END_TEST
 
+/* Cancel racing with execution: whatever a canceled write reports is the
+ * truth (0: it ran; ECANCELED: it did not), and a cancel never lands on
+ * another request that reuses the connection. */
+#define RACE 150
+
+START_TEST(test_cancel_races_keep_outcomes_honest)
+{
+	dqlc_pool_t *p = tp_pool("cancelrace", "workers=3&pool_max=3&request_timeout_ms=30000");
+	tp_exec_ok(p, "CREATE TABLE t (id INTEGER PRIMARY KEY)", NULL, 0);
+	static dqlc_future_t *w[RACE], *q[RACE], *s[RACE];
+	for (int i = 0; i < RACE; i++) {
+		w[i] = insert(p, i + 1);
+		dqlc_value_t par[] = {DQLC_INT(i)};
+		q[i] = dqlc_pool_query(p, "SELECT ? + 1", par, 1);
+		s[i] = dqlc_pool_query(p, "SELECT count(*) FROM t", NULL, 0);
+		ck_assert_ptr_nonnull(q[i]);
+		ck_assert_ptr_nonnull(s[i]);
+	}
+	/* Cancel at varied moments: some writes are done, some running, most
+	 * still queued (a timed wait moves one to the front of the queue). */
+	for (int i = 0; i < RACE; i++) {
+		int rc = dqlc_future_wait_for(w[i], i % 4);
+		ck_assert(rc == 0 || rc == DQLC_ETIMEDOUT);
+		rc = dqlc_future_cancel(w[i]);
+		ck_assert(rc == 0 || rc == DQLC_EINVAL);
+		rc = dqlc_future_cancel(s[i]);
+		ck_assert(rc == 0 || rc == DQLC_EINVAL);
+	}
+	int ran = 0, dropped = 0;
+	for (int i = 0; i < RACE; i++) {
+		dqlc_error_t e = {0};
+		int rc = tp_wait_free(w[i], &e);
+		ck_assert_msg(rc == 0 || rc == DQLC_ECANCELED, "write %d: %s", i, e.message);
+		int64_t n = count_id(p, i + 1);
+		if (rc == 0) {
+			ck_assert_msg(n == 1, "write %d succeeded but is absent", i);
+			ran++;
+		} else {
+			ck_assert_msg(n == 0 || (e.flags & DQLC_ERRF_MAYBE_EXECUTED),
+				      "write %d reported canceled but it ran", i);
+			dropped++;
+		}
+		/* Never canceled: must succeed with the right value. */
+		dqlc_result_t *r = dqlc_future_take_result(q[i]);
+		ck_assert_msg(r != NULL, "an uncanceled query %d failed: %s", i,
+			      (dqlc_future_error(q[i], &e), e.message));
+		ck_assert_int_eq(dqlc_result_int64(r, 0, 0), i + 1);
+		dqlc_result_free(r);
+		dqlc_future_free(q[i]);
+		rc = tp_wait_free(s[i], &e);
+		ck_assert_msg(rc == 0 || rc == DQLC_ECANCELED, "canceled query %d: %s", i, e.message);
+	}
+	fprintf(stderr, "cancel race: %d writes ran, %d dropped\n", ran, dropped);
+	dqlc_pool_stats_t st = tp_stats(p);
+	ck_assert_uint_eq(st.submitted, st.completed + st.failed);
+	ck_assert_uint_le(st.conns_open, 3);
+	dqlc_pool_close(p);
+}
+END_TEST
+
 /* ---- a full queue ----------------------------------------------------------- */
 
 START_TEST(test_queue_full_fails_fast)
@@ -515,6 +575,7 @@ static Suite *pool_futures_suite(void)
 	tcase_add_test(t, test_cancel_queued_never_runs);
 	tcase_add_test(t, test_cancel_running_scan);
 	tcase_add_test(t, test_cancel_completed_is_einval);
+	tcase_add_test(t, test_cancel_races_keep_outcomes_honest);
 	tcase_add_test(t, test_queue_full_fails_fast);
 	return s;
 }
