@@ -176,3 +176,12 @@ endif
 endif
 endif
 # ---- end of TLS cluster tests ---------------------------------------------------
+
+# ---- Examples against a real cluster (issue 8): every program in examples/
+# runs against a 3-node dqlc-cluster (and tls.c against a TLS one); the
+# script prints "N passed, N failed".  (owned by the examples; append-only)
+if HAVE_DQLITE
+TESTS += tests/integration/run-examples.sh
+endif
+EXTRA_DIST += tests/integration/run-examples.sh
+# ---- end of examples --------------------------------------------------------
