@@ -14,11 +14,12 @@
 
 _Thread_local struct dqlc_pool *dqlc__worker_of;
 
+_Static_assert(DQLC__FUTURE_STRIPES == 16, "the initializer below has 16 entries");
 static pthread_mutex_t stripes[DQLC__FUTURE_STRIPES] = {
 #define S4 PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, \
 	   PTHREAD_MUTEX_INITIALIZER
 #define S16 S4, S4, S4, S4
-    S16, S16, S16, S16
+    S16
 #undef S16
 #undef S4
 };
