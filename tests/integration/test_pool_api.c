@@ -332,7 +332,7 @@ START_TEST(test_config_every_pool_key)
 	}
 
 	/* A pool takes the whole URI (and, never used, starts nothing). */
-	int threads = tp_count_threads();
+	int threads = tp_thread_baseline();
 	dqlc_pool_t *p = NULL;
 	ck_assert_msg(dqlc_pool_create(uri, NULL, &p, &e) == 0, "%s", e.message);
 	dqlc_pool_stats_t s = tp_stats(p);
@@ -412,7 +412,7 @@ END_TEST
 
 START_TEST(test_lazy_start)
 {
-	int threads = tp_count_threads(), sockets = tp_count_sockets(), fds = tp_count_fds();
+	int threads = tp_thread_baseline(), sockets = tp_count_sockets(), fds = tp_count_fds();
 	dqlc_pool_t *p = tp_pool("lazy", "workers=4&pool_min=2");
 	ck_assert_int_eq(tp_count_threads(), threads);
 	ck_assert_int_eq(tp_count_sockets(), sockets);
@@ -443,7 +443,7 @@ END_TEST
 
 START_TEST(test_close_joins_and_closes_everything)
 {
-	int threads = tp_count_threads(), fds = tp_count_fds();
+	int threads = tp_thread_baseline(), fds = tp_count_fds();
 	dqlc_pool_t *p = tp_pool("closing", "workers=4&pool_max=4");
 	dqlc_future_t *f[40];
 	for (int i = 0; i < 40; i++) {
@@ -478,7 +478,7 @@ END_TEST
  * working, and returning it frees the rest. */
 START_TEST(test_close_with_lease_outstanding)
 {
-	int threads = tp_count_threads(), fds = tp_count_fds();
+	int threads = tp_thread_baseline(), fds = tp_count_fds();
 	dqlc_pool_t *p = tp_pool("leaseclose", "workers=2");
 	tp_exec_ok(p, "CREATE TABLE t (id INTEGER PRIMARY KEY)", NULL, 0);
 	dqlc_conn_t *c = NULL;
@@ -503,7 +503,7 @@ END_TEST
 /* Submit PENDING inserts, close at once, check every outcome. */
 static void close_with_pending(bool drain)
 {
-	int threads = tp_count_threads(), fds = tp_count_fds();
+	int threads = tp_thread_baseline(), fds = tp_count_fds();
 	dqlc_pool_t *setup = tp_pool("pending", "");
 	tp_exec_ok(setup, "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY)", NULL, 0);
 	dqlc_pool_close(setup);

@@ -126,6 +126,19 @@ int tp_count_threads(void)
 	return count_dir("/proc/self/task", NULL);
 }
 
+static void *noop(void *arg)
+{
+	return arg;
+}
+
+int tp_thread_baseline(void)
+{
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, noop, NULL), 0);
+	pthread_join(t, NULL);
+	return tp_count_threads();
+}
+
 int tp_count_fds(void)
 {
 	return count_dir("/proc/self/fd", NULL); /* less opendir's own */

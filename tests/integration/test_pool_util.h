@@ -49,6 +49,10 @@ dqlc_pool_stats_t tp_stats(dqlc_pool_t *p);
 
 /* Resources of this process, from /proc/self. */
 int tp_count_threads(void);
+/* The thread count to compare with after a pool is closed: a sanitizer may
+ * start a helper thread of its own at the first pthread_create, so one
+ * thread is created and joined first. */
+int tp_thread_baseline(void);
 int tp_count_fds(void);
 int tp_count_sockets(void);
 
