@@ -29,9 +29,13 @@ uint64_t dqlc__rand(void)
 
 int64_t dqlc__rand_range(int64_t lo, int64_t hi)
 {
+	uint64_t span;
 	if (hi <= lo)
 		return lo;
-	return lo + (int64_t)(dqlc__rand() % (uint64_t)(hi - lo + 1));
+	/* In unsigned arithmetic: hi - lo + 1 overflows int64_t for wide
+	 * ranges (and is 0 for the full one). */
+	span = (uint64_t)hi - (uint64_t)lo + 1;
+	return (int64_t)((uint64_t)lo + (span == 0 ? dqlc__rand() : dqlc__rand() % span));
 }
 
 int64_t dqlc__backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms)

@@ -848,10 +848,17 @@ START_TEST(test_rand_range)
 		ck_assert_msg(seen[k] > 0, "%d never drawn", k - 5);
 	ck_assert_int_eq(dqlc__rand_range(7, 7), 7);
 	ck_assert_int_eq(dqlc__rand_range(9, 3), 9);
+	/* wide ranges: no overflow (UBSan), still in range */
 	for (k = 0; k < 1000; k++) {
 		int64_t v = dqlc__rand_range(0, INT64_MAX);
 		ck_assert(v >= 0);
+		v = dqlc__rand_range(-10, INT64_MAX);
+		ck_assert(v >= -10);
+		v = dqlc__rand_range(INT64_MIN, -1);
+		ck_assert(v < 0);
+		(void)dqlc__rand_range(INT64_MIN, INT64_MAX);
 	}
+	ck_assert(dqlc__rand_range(INT64_MAX - 1, INT64_MAX) >= INT64_MAX - 1);
 }
 END_TEST
 
