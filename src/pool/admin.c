@@ -103,6 +103,10 @@ int dqlc_pool_add(dqlc_pool_t *p, uint64_t id, const char *address, dqlc_error_t
 	struct member m = {id, address, 0};
 	if (p == NULL || address == NULL)
 		return dqlc__err(err, DQLC_EINVAL, "dqlc_pool_add: NULL argument");
+	/* Checked here too, before any connection is leased: a bad argument
+	 * is DQLC_EINVAL whatever the state of the cluster. */
+	if (id == 0)
+		return dqlc__err(err, DQLC_EINVAL, "dqlc_pool_add: need a non-zero id");
 	return on_leader(p, op_add, &m, err);
 }
 
@@ -111,6 +115,8 @@ int dqlc_pool_assign(dqlc_pool_t *p, uint64_t id, int role, dqlc_error_t *err)
 	struct member m = {id, NULL, role};
 	if (p == NULL)
 		return dqlc__err(err, DQLC_EINVAL, "NULL pool");
+	if (role < DQLC_ROLE_VOTER || role > DQLC_ROLE_SPARE)
+		return dqlc__err(err, DQLC_EINVAL, "role %d is not voter, standby or spare", role);
 	return on_leader(p, op_assign, &m, err);
 }
 
