@@ -109,13 +109,31 @@ static bool control_confirms(struct dqlc__map *m)
 	return strcmp(who.address, m->control->address) == 0;
 }
 
+/* Order members voters, standbys, spares, unknown roles, keeping the
+ * server's order within a role (dqlc_pool_cluster promises voters first;
+ * CLUSTER lists them in configuration order). */
+static void sort_members(dqlc_node_info_t *nodes, size_t n)
+{
+	size_t i, j;
+	for (i = 1; i < n; i++) {
+		dqlc_node_info_t x = nodes[i];
+		unsigned rank = (unsigned)x.role; /* -1 (unknown) ranks last */
+		for (j = i; j > 0 && (unsigned)nodes[j - 1].role > rank; j--)
+			nodes[j] = nodes[j - 1];
+		nodes[j] = x;
+	}
+}
+
 /* One refresh, with no lock held: find (or confirm) the leader, then read
- * the members from it. */
+ * the members from it.  After a reported failure (suspect) the control
+ * connection is not asked: its node may be the very one that stopped
+ * answering, and asking would cost a whole control timeout. */
 static int refresh_once(struct dqlc__map *m, char **cands, size_t n, const char *hint,
-			dqlc_node_info_t **members, size_t *n_members, dqlc_error_t *err)
+			bool suspect, dqlc_node_info_t **members, size_t *n_members,
+			dqlc_error_t *err)
 {
 	int rv;
-	if (!control_confirms(m)) {
+	if (suspect || !control_confirms(m)) {
 		dqlc__leader_t l;
 		dqlc__conn_destroy(m->control);
 		m->control = NULL;
@@ -137,6 +155,8 @@ static int refresh_once(struct dqlc__map *m, char **cands, size_t n, const char 
 	if (rv != 0) {
 		dqlc__conn_destroy(m->control);
 		m->control = NULL;
+	} else {
+		sort_members(*members, *n_members);
 	}
 	return rv;
 }
@@ -154,6 +174,7 @@ static void *thread_main(void *arg)
 		size_t n = 0, n_members = 0;
 		dqlc_node_info_t *members = NULL;
 		dqlc_error_t err;
+		bool suspect;
 		int rv;
 		if (!due) {
 			timed_wait(&m->cv_thread, &m->mu,
@@ -166,12 +187,13 @@ static void *thread_main(void *arg)
 		 * it may be the very node that stopped answering. */
 		snprintf(hint, sizeof hint, "%s", m->known ? m->leader : "");
 		snprintf(old, sizeof old, "%s", m->known ? m->leader : m->last_leader);
+		suspect = !m->known;
 		rv = build_cands(m->cfg, m->members, m->n_members, &cands, &n);
 		pthread_mutex_unlock(&m->mu);
 
 		memset(&err, 0, sizeof err);
 		if (rv == 0)
-			rv = refresh_once(m, cands, n, hint, &members, &n_members, &err);
+			rv = refresh_once(m, cands, n, hint, suspect, &members, &n_members, &err);
 		else
 			dqlc__err(&err, rv, "out of memory");
 		free_cands(cands, n);
