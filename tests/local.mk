@@ -177,6 +177,29 @@ endif
 endif
 # ---- end of TLS cluster tests ---------------------------------------------------
 
+# ---- Cluster tests against real nodes (issue 5: membership through the
+# admin API, transfer under load, restarts, a stopped leader, dumps).
+# (owned by the cluster tests; tests/integration/test_cluster_*.c)
+if HAVE_CHECK
+if HAVE_DQLITE
+CLUSTER_TEST_SOURCES = tests/integration/test_cluster_util.c \
+	tests/integration/test_cluster_util.h $(HARNESS_SOURCES)
+
+check_PROGRAMS += tests/integration/test-cluster-admin
+tests_integration_test_cluster_admin_SOURCES = tests/integration/test_cluster_admin.c \
+	$(CLUSTER_TEST_SOURCES)
+tests_integration_test_cluster_admin_CFLAGS = $(HARNESS_CFLAGS)
+tests_integration_test_cluster_admin_LDADD = $(TEST_LIBS) -lsqlite3
+
+check_PROGRAMS += tests/integration/test-cluster-failover
+tests_integration_test_cluster_failover_SOURCES = tests/integration/test_cluster_failover.c \
+	$(CLUSTER_TEST_SOURCES)
+tests_integration_test_cluster_failover_CFLAGS = $(HARNESS_CFLAGS)
+tests_integration_test_cluster_failover_LDADD = $(TEST_LIBS)
+endif
+endif
+# ---- end of cluster tests -------------------------------------------------------
+
 # ---- Examples against a real cluster (issue 8): every program in examples/
 # runs against a 3-node dqlc-cluster (and tls.c against a TLS one); the
 # script prints "N passed, N failed".  (owned by the examples; append-only)
