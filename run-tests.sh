@@ -12,6 +12,8 @@ cd "$build"
 ../configure --enable-werror "$@" >configure.out || { tail -n 30 configure.out; exit 1; }
 make -j"$(nproc)" >make.out 2>&1 || { tail -n 60 make.out; exit 1; }
 status=0
+# Sanitizer builds run slower: give Check's per-test timeouts room.
+case "$*" in *sanitizers*) export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4} ;; esac
 make -j"$(nproc)" check >check.out 2>&1 || status=$?
 grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP)' check.out || true
 if [ "$status" != 0 ]; then

@@ -19,6 +19,24 @@ libdqlc_core_la_SOURCES = \
 	src/pool/pool.c src/pool/pool.h src/pool/lease.c src/pool/worker.c src/pool/txn.c src/pool/admin.c \
 	src/wire/wire.h src/wire/buf.h src/wire/buf.c src/wire/encode.c src/wire/decode.c src/wire/rows.c
 
+# The test node (tools/dqlc-node) runs real dqlite nodes for the tests: in
+# sanitizer builds it links an uninstrumented copy of the library, so that
+# instrumentation slows the client under test, not the servers (slowed
+# servers miss heartbeats and lose leadership mid-test).
+if SANITIZE
+noinst_LTLIBRARIES += libdqlc-plain.la
+libdqlc_plain_la_SOURCES = $(libdqlc_core_la_SOURCES)
+libdqlc_plain_la_CFLAGS = -std=c11 $(WARN_CFLAGS) $(PTHREAD_CFLAGS) -fvisibility=hidden $(OPENSSL_CFLAGS)
+libdqlc_plain_la_LIBADD = $(OPENSSL_LIBS)
+NODE_CORE_LIB = libdqlc-plain.la
+NODE_COMPILE_FLAGS = -std=c11 $(WARN_CFLAGS) $(PTHREAD_CFLAGS)
+NODE_LINK_FLAGS = $(PTHREAD_CFLAGS)
+else
+NODE_CORE_LIB = libdqlc-core.la
+NODE_COMPILE_FLAGS = $(AM_CFLAGS)
+NODE_LINK_FLAGS = $(AM_LDFLAGS)
+endif
+
 lib_LTLIBRARIES += libdqlite-client.la
 libdqlite_client_la_SOURCES =
 libdqlite_client_la_LIBADD = libdqlc-core.la

@@ -9,8 +9,9 @@ tools_dqlc_node_SOURCES = \
 	tools/dqlc-node.c \
 	tools/node-opts.c tools/node-opts.h \
 	tools/node-join.c tools/node-join.h
-tools_dqlc_node_CFLAGS = $(AM_CFLAGS) $(DQLITE_CFLAGS)
-tools_dqlc_node_LDADD = libdqlc-core.la $(DQLITE_LIBS)
+tools_dqlc_node_CFLAGS = $(NODE_COMPILE_FLAGS) $(DQLITE_CFLAGS)
+tools_dqlc_node_LDFLAGS = $(NODE_LINK_FLAGS)
+tools_dqlc_node_LDADD = $(NODE_CORE_LIB) $(DQLITE_LIBS)
 # The TLS front end (--tls-*): only with OpenSSL; without it dqlc-node
 # refuses those options.
 if HAVE_OPENSSL
