@@ -143,6 +143,54 @@ START_TEST(test_lease_closed_in_transaction_rolls_back)
 }
 END_TEST
 
+/* pool_min connections are kept open; above it, idle ones are closed after
+ * idle_timeout_ms; connections older than max_lifetime_ms are replaced. */
+START_TEST(test_pool_min_idle_timeout_and_lifetime)
+{
+	dqlc_pool_t *p = tp_pool("sizing", "pool_min=2&pool_max=4&workers=4&idle_timeout_ms=150");
+	ck_assert_int_eq(tp_query_int(p, "SELECT 1", NULL, 0), 1);
+	bool ok;
+	dqlc_pool_stats_t s;
+	TP_POLL(ok, (s = tp_stats(p), s.conns_open >= 2), 15000);
+	ck_assert_msg(ok, "pool_min=2 but %u connections open", s.conns_open);
+
+	/* Four at once: the pool grows to pool_max. */
+	dqlc_conn_t *c[4];
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(dqlc_pool_acquire(p, 5000, &c[i], NULL), 0);
+	ck_assert_uint_eq(tp_stats(p).conns_open, 4);
+	dqlc_conn_t *fifth = NULL;
+	ck_assert_int_eq(dqlc_pool_acquire(p, 0, &fifth, NULL), DQLC_EPOOL); /* no more */
+	for (int i = 0; i < 4; i++)
+		dqlc_conn_close(c[i]);
+	/* Idle past idle_timeout_ms: trimmed back to pool_min, never below. */
+	int64_t end = hp_now_ms() + 20000;
+	while ((s = tp_stats(p), s.conns_open > 2) && hp_now_ms() < end) {
+		ck_assert_int_eq(tp_query_int(p, "SELECT 2", NULL, 0), 2);
+		ck_assert_uint_ge(tp_stats(p).conns_open, 2);
+		hp_sleep_ms(20); /* pacing: connections must sit idle to expire */
+	}
+	ck_assert_msg(s.conns_open == 2, "idle connections not closed: %u open", s.conns_open);
+	ck_assert_uint_eq(s.failed, 0);
+	dqlc_pool_close(p);
+
+	/* max_lifetime_ms: old connections are replaced, requests never fail. */
+	p = tp_pool("sizing", "pool_max=1&workers=1&max_lifetime_ms=100");
+	ck_assert_int_eq(tp_query_int(p, "SELECT 3", NULL, 0), 3);
+	uint64_t first = tp_stats(p).connects;
+	end = hp_now_ms() + 20000;
+	while ((s = tp_stats(p), s.connects < first + 2) && hp_now_ms() < end) {
+		ck_assert_int_eq(tp_query_int(p, "SELECT 4", NULL, 0), 4);
+		hp_sleep_ms(20); /* pacing: connections must age */
+	}
+	ck_assert_msg(s.connects >= first + 2, "connections never recycled (%llu connects)",
+		      (unsigned long long)s.connects);
+	ck_assert_uint_le(s.conns_open, 1);
+	ck_assert_uint_eq(s.failed, 0);
+	dqlc_pool_close(p);
+}
+END_TEST
+
 /* ---- dqlc_pool_transaction ------------------------------------------------------- */
 
 struct txfn {
@@ -423,6 +471,7 @@ static Suite *pool_conns_suite(void)
 	TCase *t = tp_tcase(s, "leases", 60, true);
 	tcase_add_test(t, test_acquire_exhaustion);
 	tcase_add_test(t, test_lease_closed_in_transaction_rolls_back);
+	tcase_add_test(t, test_pool_min_idle_timeout_and_lifetime);
 
 	t = tp_tcase(s, "transactions", 90, true);
 	tcase_add_test(t, test_transaction_commit_and_rollback);
