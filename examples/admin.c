@@ -13,6 +13,7 @@
  * one (dqlc_pool_remove) work the same way; see dqlc(1) for a shell.
  * Exit status 0 when the leadership moved to the chosen voter.
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
