@@ -201,6 +201,15 @@ void dqlc__pool_reset_in_child(struct dqlc_pool *p)
 	p->threads = NULL;
 	p->n_threads = 0;
 	p->lane_busy = false;
+	/* Callers that were running a request inline, and the polling
+	 * sentinel, were threads of the parent: none of them will ever
+	 * decrement or clear these here (dqlc_pool_close would wait for the
+	 * stealers forever; a stale sentinel would leave requests that nobody
+	 * waits for unstarted). */
+	p->stealers = 0;
+	p->sentinel = false;
+	p->steal_score = 0;
+	p->idle_polls = 0;
 	p->q_head = p->q_tail = p->running = NULL;
 	p->queued = p->in_flight = 0;
 	p->pid = getpid();
