@@ -147,11 +147,9 @@ static void unref(struct dqlc_future *f)
 		destroy(f);
 }
 
-void dqlc__future_complete(struct dqlc_future *f, int code, const dqlc_error_t *err,
-			   dqlc_result_t *result, bool run_cb)
+void dqlc__future_settle(struct dqlc_future *f, int code, const dqlc_error_t *err,
+			 dqlc_result_t *result, bool run_cb, struct dqlc__settled *out)
 {
-	void (*cb)(dqlc_future_t *, void *);
-	void *arg;
 	dqlc__future_lock(f);
 	f->state = DQLC__F_DONE;
 	f->code = code;
@@ -165,13 +163,25 @@ void dqlc__future_complete(struct dqlc_future *f, int code, const dqlc_error_t *
 	}
 	f->result = result;
 	f->conn = NULL;
-	cb = run_cb ? f->cb : NULL;
-	arg = f->cb_arg;
+	out->cb = run_cb ? f->cb : NULL;
+	out->arg = f->cb_arg;
 	pthread_cond_broadcast(&f->cv);
 	dqlc__future_unlock(f);
-	if (cb != NULL)
-		cb(f, arg);
+}
+
+void dqlc__future_finish(struct dqlc_future *f, const struct dqlc__settled *s)
+{
+	if (s->cb != NULL)
+		s->cb(f, s->arg);
 	unref(f);
+}
+
+void dqlc__future_complete(struct dqlc_future *f, int code, const dqlc_error_t *err,
+			   dqlc_result_t *result, bool run_cb)
+{
+	struct dqlc__settled s;
+	dqlc__future_settle(f, code, err, result, run_cb, &s);
+	dqlc__future_finish(f, &s);
 }
 
 bool dqlc__future_start(struct dqlc_future *f)
@@ -307,13 +317,8 @@ int dqlc_future_cancel(dqlc_future_t *f)
 	int rv = DQLC_EINVAL;
 	if (f == NULL)
 		return DQLC_EINVAL;
-	if (f->pool != NULL && dqlc__pool_unqueue(f->pool, f)) {
-		dqlc_error_t e;
-		dqlc__err(&e, DQLC_ECANCELED, "canceled before it ran");
-		dqlc__pool_count_cancel(f->pool);
-		dqlc__future_complete(f, DQLC_ECANCELED, &e, NULL, true);
+	if (f->pool != NULL && dqlc__pool_cancel_queued(f->pool, f))
 		return 0;
-	}
 	dqlc__future_lock(f);
 	if (f->state == DQLC__F_RUNNING) {
 		f->cancel = true;

@@ -68,6 +68,19 @@ struct dqlc_future *dqlc__future_new(struct dqlc_pool *pool, enum dqlc__job kind
  * drop the library's reference.  No library lock may be held. */
 void dqlc__future_complete(struct dqlc_future *f, int code, const dqlc_error_t *err,
 			   dqlc_result_t *result, bool run_cb);
+/* The same in two steps, for a future that leaves the pool's queue or
+ * in-flight list: settle (record the outcome, wake waiters; only the
+ * future's own lock is taken, so the pool mutex may be held) in the same
+ * critical section that unlinks it, then finish (callback, reference) with
+ * no lock held.  A fork can then never find a future that is on no list
+ * and not yet done: the child could neither fail it nor see it complete. */
+struct dqlc__settled {
+	void (*cb)(dqlc_future_t *, void *);
+	void *arg;
+};
+void dqlc__future_settle(struct dqlc_future *f, int code, const dqlc_error_t *err,
+			 dqlc_result_t *result, bool run_cb, struct dqlc__settled *out);
+void dqlc__future_finish(struct dqlc_future *f, const struct dqlc__settled *s);
 /* Mark running (returns false if it was canceled meanwhile). */
 bool dqlc__future_start(struct dqlc_future *f);
 /* Publish/clear the connection a running future uses (for cancel). */

@@ -67,18 +67,25 @@ int dqlc_pool_create(const char *uri, const dqlc_config_t *cfg, dqlc_pool_t **ou
 	return 0;
 }
 
+void dqlc__pool_adopt(struct dqlc_pool *p)
+{
+	if (p->pid == getpid())
+		return;
+	/* The local clean-up (close-only, no I/O; the parent's requests fail
+	 * here with DQLC_EFORKED) happens in both modes, so nothing inherited
+	 * can hang a caller; "explicit" then refuses new work until
+	 * dqlc_pool_after_fork(). */
+	dqlc__pool_reset_in_child(p);
+	if (p->cfg.fork_mode == DQLC__FORK_EXPLICIT)
+		p->forked_explicit = true;
+}
+
 int dqlc__pool_enter(struct dqlc_pool *p, dqlc_error_t *err)
 {
 	if (p == NULL)
 		return dqlc__err(err, DQLC_EINVAL, "NULL pool");
 	/* p->mu held by the caller. */
-	if (p->pid != getpid()) {
-		if (p->cfg.fork_mode == DQLC__FORK_EXPLICIT) {
-			p->forked_explicit = true;
-		} else {
-			dqlc__pool_reset_in_child(p);
-		}
-	}
+	dqlc__pool_adopt(p);
 	if (p->forked_explicit)
 		return dqlc__err(err, DQLC_EFORKED,
 				 "pool inherited across fork(): call dqlc_pool_after_fork() first");
@@ -190,8 +197,9 @@ void dqlc__queue_unlink(struct dqlc_pool *p, struct dqlc_future *f)
 void dqlc__pool_kick(struct dqlc_pool *p, struct dqlc_future *f)
 {
 	pthread_mutex_lock(&p->mu);
+	dqlc__pool_adopt(p);
 	dqlc__future_lock(f);
-	if (f->state == DQLC__F_QUEUED && p->pid == getpid() && !f->urgent) {
+	if (f->state == DQLC__F_QUEUED && !f->urgent) {
 		f->urgent = true;
 		dqlc__future_unlock(f);
 		if (p->q_head != f) {
@@ -212,25 +220,32 @@ void dqlc__pool_kick(struct dqlc_pool *p, struct dqlc_future *f)
 	pthread_mutex_unlock(&p->mu);
 }
 
-bool dqlc__pool_unqueue(struct dqlc_pool *p, struct dqlc_future *f)
+bool dqlc__pool_cancel_queued(struct dqlc_pool *p, struct dqlc_future *f)
 {
+	struct dqlc__settled settled;
+	dqlc_error_t e;
 	bool found = false;
 	pthread_mutex_lock(&p->mu);
+	dqlc__pool_adopt(p);
 	dqlc__future_lock(f);
-	if (f->state == DQLC__F_QUEUED && p->pid == getpid()) {
+	if (f->state == DQLC__F_QUEUED) {
 		dqlc__queue_unlink(p, f);
 		f->state = DQLC__F_RUNNING; /* claimed: no worker will take it */
 		found = true;
 	}
 	dqlc__future_unlock(f);
+	if (found) {
+		/* Done before the pool mutex is released (see
+		 * dqlc__future_settle). */
+		dqlc__err(&e, DQLC_ECANCELED, "canceled before it ran");
+		dqlc__future_settle(f, DQLC_ECANCELED, &e, NULL, true, &settled);
+		atomic_fetch_add(&p->stats.canceled, 1);
+		atomic_fetch_add(&p->stats.failed, 1);
+	}
 	pthread_mutex_unlock(&p->mu);
+	if (found)
+		dqlc__future_finish(f, &settled);
 	return found;
-}
-
-void dqlc__pool_count_cancel(struct dqlc_pool *p)
-{
-	atomic_fetch_add(&p->stats.canceled, 1);
-	atomic_fetch_add(&p->stats.failed, 1);
 }
 
 /* Latency histogram: bucket b covers [2^(b/4), 2^((b+1)/4)) microseconds. */
@@ -362,8 +377,7 @@ void dqlc_pool_close(dqlc_pool_t *p)
 		return;
 	}
 	pthread_mutex_lock(&p->mu);
-	if (p->pid != getpid())
-		dqlc__pool_reset_in_child(p);
+	dqlc__pool_adopt(p);
 	if (p->state != DQLC__POOL_RUNNING) {
 		pthread_mutex_unlock(&p->mu);
 		return;

@@ -110,7 +110,9 @@ int dqlc__workers_start(struct dqlc_pool *p, dqlc_error_t *err); /* p->mu held *
 void dqlc__worker_run(struct dqlc_pool *p, struct dqlc_future *f);
 
 /* Queue helpers (pool.c). */
-bool dqlc__pool_unqueue(struct dqlc_pool *p, struct dqlc_future *f);
+/* Cancel f if it is still queued: it completes with DQLC_ECANCELED (its
+ * callback runs).  False if it had left the queue. */
+bool dqlc__pool_cancel_queued(struct dqlc_pool *p, struct dqlc_future *f);
 void dqlc__queue_unlink(struct dqlc_pool *p, struct dqlc_future *f); /* p->mu held */
 /* "Caller runs": a thread about to block on a future that no worker has
  * taken yet runs it itself (no callback set).  Returns false if it could
@@ -119,11 +121,15 @@ bool dqlc__pool_run_inline(struct dqlc_pool *p, struct dqlc_future *f);
 /* The request will not be run by its caller (callback, timed wait): move it
  * to the head of the queue and wake a worker now. */
 void dqlc__pool_kick(struct dqlc_pool *p, struct dqlc_future *f);
-void dqlc__pool_count_cancel(struct dqlc_pool *p);
 void dqlc__stats_latency(struct dqlc_pool *p, int64_t ns);
 
 /* Public entry check: closed, forked (rebuilds or refuses). */
 int dqlc__pool_enter(struct dqlc_pool *p, dqlc_error_t *err);
+/* p->mu held: in a process other than the pool's (a forked child, with or
+ * without atfork handlers), rebuild it for this process; in fork=explicit
+ * mode also mark it refusing until dqlc_pool_after_fork().  Every path
+ * that may wait on or touch the pool's requests calls it first. */
+void dqlc__pool_adopt(struct dqlc_pool *p);
 
 /* Fork registry (fork.c). */
 void dqlc__fork_register(struct dqlc_pool *p);

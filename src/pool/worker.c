@@ -61,6 +61,7 @@ static struct dqlc_future *next_request(struct dqlc_pool *p)
 static void *worker_main(void *arg)
 {
 	struct dqlc_pool *p = arg;
+	struct dqlc__settled settled;
 	bool sentinel = false;
 	dqlc__worker_of = p;
 	pthread_mutex_lock(&p->mu);
@@ -99,12 +100,14 @@ static void *worker_main(void *arg)
 
 		dqlc__worker_run(p, f);
 
+		/* Off the in-flight list and done in one critical section: a
+		 * forked child sees it either running (and fails it with
+		 * DQLC_EFORKED) or complete, never in between. */
 		pthread_mutex_lock(&p->mu);
 		untrack_running(p, f);
+		dqlc__future_settle(f, f->code, &f->err, f->result, true, &settled);
 		pthread_mutex_unlock(&p->mu);
-		/* The future is only completed once it has left the running
-		 * list: a forked child must never see a completed one there. */
-		dqlc__future_complete(f, f->code, &f->err, f->result, true);
+		dqlc__future_finish(f, &settled); /* callback: no lock held */
 		pthread_mutex_lock(&p->mu);
 	}
 	if (sentinel)
@@ -115,9 +118,13 @@ static void *worker_main(void *arg)
 
 bool dqlc__pool_run_inline(struct dqlc_pool *p, struct dqlc_future *f)
 {
+	struct dqlc__settled settled;
 	bool mine;
 	pthread_mutex_lock(&p->mu);
-	if (p->pid != getpid() || p->state == DQLC__POOL_CLOSED) {
+	/* In a forked child this fails the parent's requests (f among them)
+	 * before anything waits on them. */
+	dqlc__pool_adopt(p);
+	if (p->state == DQLC__POOL_CLOSED) {
 		pthread_mutex_unlock(&p->mu);
 		return false;
 	}
@@ -148,10 +155,11 @@ bool dqlc__pool_run_inline(struct dqlc_pool *p, struct dqlc_future *f)
 
 	pthread_mutex_lock(&p->mu);
 	untrack_running(p, f);
+	dqlc__future_settle(f, f->code, &f->err, f->result, true, &settled);
 	if (--p->stealers == 0 && p->state != DQLC__POOL_RUNNING)
 		pthread_cond_broadcast(&p->cv_work);
 	pthread_mutex_unlock(&p->mu);
-	dqlc__future_complete(f, f->code, &f->err, f->result, true);
+	dqlc__future_finish(f, &settled);
 	return true;
 }
 
