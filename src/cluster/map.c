@@ -109,6 +109,20 @@ static bool control_confirms(struct dqlc__map *m)
 	return strcmp(who.address, m->control->address) == 0;
 }
 
+/* The control connection belongs to the discovery thread, which alone
+ * uses it; but the atfork child handler reads the pointer (under m->mu) to
+ * close its socket, so it changes only under m->mu, and the old one is
+ * destroyed after the swap. */
+static void set_control(struct dqlc__map *m, struct dqlc_conn *c)
+{
+	struct dqlc_conn *old;
+	pthread_mutex_lock(&m->mu);
+	old = m->control;
+	m->control = c;
+	pthread_mutex_unlock(&m->mu);
+	dqlc__conn_destroy(old);
+}
+
 /* Order members voters, standbys, spares, unknown roles, keeping the
  * server's order within a role (dqlc_pool_cluster promises voters first;
  * CLUSTER lists them in configuration order). */
@@ -135,26 +149,26 @@ static int refresh_once(struct dqlc__map *m, char **cands, size_t n, const char 
 	int rv;
 	if (suspect || !control_confirms(m)) {
 		dqlc__leader_t l;
-		dqlc__conn_destroy(m->control);
-		m->control = NULL;
+		struct dqlc_conn *c;
+		set_control(m, NULL);
 		rv = dqlc__find_leader(m->cfg, (const char *const *)cands, n, hint,
 				       dqlc__deadline_in(m->cfg->connect_timeout_ms), m->wake_fd,
 				       &l, err);
 		if (rv != 0)
 			return rv;
 		rv = dqlc__conn_new((struct dqlc_config *)m->cfg, false, l.address, l.fd, l.tls,
-				    true, &m->control, err);
+				    true, &c, err);
 		if (rv != 0)
 			return rv;
-		m->control->node_id = l.id;
+		c->node_id = l.id;
 		/* Control requests are tiny: a node that cannot answer one in
 		 * a dial timeout is as good as gone. */
-		m->control->timeout_ms = m->cfg->dial_timeout_ms * 2;
+		c->timeout_ms = m->cfg->dial_timeout_ms * 2;
+		set_control(m, c);
 	}
 	rv = dqlc_conn_cluster(m->control, members, n_members, err);
 	if (rv != 0) {
-		dqlc__conn_destroy(m->control);
-		m->control = NULL;
+		set_control(m, NULL);
 	} else {
 		sort_members(*members, *n_members);
 	}
@@ -377,8 +391,7 @@ void dqlc__map_stop(struct dqlc__map *m)
 	}
 	if (join)
 		pthread_join(m->thread, NULL);
-	dqlc__conn_destroy(m->control);
-	m->control = NULL;
+	set_control(m, NULL);
 }
 
 void dqlc__map_destroy(struct dqlc__map *m)
