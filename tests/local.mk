@@ -200,6 +200,20 @@ endif
 endif
 # ---- end of cluster tests -------------------------------------------------------
 
+# ---- Fork-safety tests against real 3-node clusters (issue 6) ---------------
+# (owned by the fork tests; tests/integration/test_fork.c).  Children report
+# through pipes and exit codes; DQLC_FORK_ROUNDS bounds the fork stress test
+# (default 100).
+if HAVE_CHECK
+if HAVE_DQLITE
+check_PROGRAMS += tests/integration/test-fork
+tests_integration_test_fork_SOURCES = tests/integration/test_fork.c $(HARNESS_SOURCES)
+tests_integration_test_fork_CFLAGS = $(HARNESS_CFLAGS)
+tests_integration_test_fork_LDADD = $(TEST_LIBS)
+endif
+endif
+# ---- end of fork tests ------------------------------------------------------
+
 # ---- Examples against a real cluster (issue 8): every program in examples/
 # runs against a 3-node dqlc-cluster (and tls.c against a TLS one); the
 # script prints "N passed, N failed".  (owned by the examples; append-only)
