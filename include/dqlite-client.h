@@ -340,8 +340,9 @@ DQLC_API int dqlc_conn_set_timeout(dqlc_conn_t *conn, int64_t timeout_ms, dqlc_e
 /**
  * From any thread: ask the call running on `conn` to stop.  A query in
  * progress is interrupted (INTERRUPT, then the rest of its rows are drained)
- * and fails with DQLC_ECANCELED, leaving the connection usable.  No-op when
- * nothing runs.
+ * and fails with DQLC_ECANCELED, leaving the connection usable.  An open
+ * cursor counts as a query in progress: its next read fails with
+ * DQLC_ECANCELED.  No-op when nothing runs.
  */
 DQLC_API void dqlc_conn_cancel(dqlc_conn_t *conn);
 /** The address of the node this connection talks to. */

@@ -49,6 +49,7 @@ int dqlc__conn_new(struct dqlc_config *cfg, bool owns_cfg, const char *address, 
 	c->deadline_cap = DQLC__NO_DEADLINE;
 	c->created_ns = c->last_used_ns = dqlc__now_ns();
 	atomic_init(&c->running, 0);
+	atomic_init(&c->cancel_req, 0);
 	if (!handshake_sent && dqlc__enc_handshake(&c->wbuf, DQLC__PROTO_VERSION, err) != 0) {
 		dqlc__conn_destroy(c);
 		return DQLC_ENOMEM;
@@ -123,6 +124,7 @@ void dqlc__conn_forget_stmts(struct dqlc_conn *c)
 static void clear_wake(struct dqlc_conn *c)
 {
 	uint64_t v;
+	atomic_store(&c->cancel_req, 0);
 	while (read(c->wake_fd, &v, sizeof v) > 0)
 		;
 }
@@ -159,6 +161,7 @@ void dqlc_conn_cancel(dqlc_conn_t *c)
 	ssize_t rv;
 	if (c == NULL || atomic_load(&c->running) == 0)
 		return;
+	atomic_store(&c->cancel_req, 1);
 	rv = write(c->wake_fd, &one, sizeof one);
 	(void)rv; /* a full counter already wakes the reader */
 }
@@ -231,6 +234,11 @@ int dqlc__conn_recv(struct dqlc_conn *c, int64_t deadline, int wake_fd, dqlc__hd
 {
 	size_t max_body = (size_t)c->cfg->max_message_bytes, blen;
 	int rv;
+	/* The socket only waits (and so only sees wake_fd) when it is empty.
+	 * A server streaming rows faster than we decode them never lets it
+	 * run empty, so look for a cancel once per message as well. */
+	if (wake_fd >= 0 && atomic_load_explicit(&c->cancel_req, memory_order_relaxed))
+		return dqlc__err(err, DQLC_ECANCELED, "canceled");
 	rv = fill(c, 8, deadline, wake_fd, err);
 	if (rv == 0)
 		rv = dqlc__wire_header(c->rbuf + c->rstart, max_body, hdr, err);

@@ -29,6 +29,7 @@ struct dqlc_conn {
 	uint64_t map_gen;        /* leadership this pooled connection belongs to */
 	struct dqlc__stmt_cache *cache; /* prepared statements by SQL (pool) */
 	atomic_int running;      /* a call is in progress: cancel may signal */
+	atomic_int cancel_req;   /* dqlc_conn_cancel() asked (wake_fd written too) */
 	int64_t created_ns;
 	int64_t last_used_ns;
 

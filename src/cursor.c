@@ -151,7 +151,10 @@ int dqlc_conn_cursor(dqlc_conn_t *c, const char *sql, const dqlc_value_t *params
 	}
 	c->cursor = cur; /* pins the connection until dqlc_cursor_close */
 	*out = cur;
-	goto out;
+	/* The query runs until the cursor closes: the connection stays
+	 * "running" so that dqlc_conn_cancel() reaches it between batches
+	 * too (dqlc__conn_leave happens in dqlc_cursor_close). */
+	return 0;
 fail:
 	dqlc__rows_free(&cur->rows);
 	free(cur->chunk);
@@ -169,9 +172,7 @@ bool dqlc_cursor_next(dqlc_cursor_t *cur)
 	while (cur->pos >= cur->rows.nrows) {
 		if (!cur->more)
 			return false;
-		atomic_store(&cur->conn->running, 1);
 		rv = next_batch(cur);
-		atomic_store(&cur->conn->running, 0);
 		if (rv != 0) {
 			cur->code = rv;
 			cur->err.code = rv;
@@ -210,9 +211,11 @@ const dqlc_value_t *dqlc_cursor_value(const dqlc_cursor_t *cur, size_t col)
 
 void dqlc_cursor_close(dqlc_cursor_t *cur)
 {
+	struct dqlc_conn *c;
 	size_t i;
 	if (cur == NULL)
 		return;
+	c = cur->conn;
 	if (cur->more && !cur->conn->broken) {
 		/* Rows are still coming: interrupt and drain so the
 		 * connection can serve the next request. */
@@ -229,4 +232,5 @@ void dqlc_cursor_close(dqlc_cursor_t *cur)
 	dqlc__rows_free(&cur->rows);
 	free(cur->chunk);
 	free(cur);
+	dqlc__conn_leave(c); /* the call that dqlc_conn_cursor began */
 }
