@@ -49,6 +49,7 @@ struct relay {
 	short wr_want;     /* what the last SSL_write waits for */
 	int64_t deadline;  /* handshake or linger deadline (CLOCK_MONOTONIC ms) */
 	char peer[64];     /* for messages */
+	char verify_name[256]; /* outbound: the name the peer's certificate must show */
 	size_t up_off, up_len;     /* net -> local */
 	size_t down_off, down_len; /* local -> net */
 	unsigned char up[RELAY_BUF];
@@ -130,7 +131,10 @@ static void unreserve(struct node_proxy *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
-static struct relay *relay_new(SSL_CTX *ctx, int net_fd)
+/* A relay without its TLS session yet (no OpenSSL call: this may run on
+ * one of libdqlite's threads, which must not acquire OpenSSL thread state
+ * that only a thread exit frees). */
+static struct relay *relay_new(int net_fd)
 {
 	struct relay *r = malloc(sizeof *r);
 	if (r == NULL)
@@ -142,29 +146,47 @@ static struct relay *relay_new(SSL_CTX *ctx, int net_fd)
 	r->rd_want = POLLIN;
 	r->wr_want = POLLOUT;
 	r->deadline = now_ms() + HANDSHAKE_TIMEOUT_MS;
-	ERR_clear_error();
-	r->ssl = SSL_new(ctx);
-	if (r->ssl == NULL || SSL_set_fd(r->ssl, net_fd) != 1) {
-		char why[256];
-		say("cannot create a TLS session: %s",
-		    node_tls_reason(NULL, "out of memory", why, sizeof why));
-		SSL_free(r->ssl);
-		free(r);
-		return NULL;
-	}
 	return r;
+}
+
+/* The TLS session, on the proxy thread: server side for accepted relays,
+ * client side (verifying r->verify_name) for dialed ones.  false: close. */
+static bool relay_tls(struct node_proxy *p, struct relay *r)
+{
+	ERR_clear_error();
+	r->ssl = SSL_new(r->outbound ? p->client_ctx : p->server_ctx);
+	if (r->ssl == NULL || SSL_set_fd(r->ssl, r->net_fd) != 1) {
+		char why[256];
+		say("%s: cannot create a TLS session: %s", r->peer,
+		    node_tls_reason(NULL, "out of memory", why, sizeof why));
+		r->ssl_broken = true;
+		return false;
+	}
+	if (!r->outbound) {
+		SSL_set_accept_state(r->ssl);
+		return true;
+	}
+	if (node_tls_expect_name(r->ssl, r->verify_name) != 0) {
+		say("%s: cannot verify against '%s'", r->peer, r->verify_name);
+		r->ssl_broken = true;
+		return false;
+	}
+	SSL_set_connect_state(r->ssl);
+	return true;
 }
 
 /* Close both sides; a healthy session says close_notify first (best
  * effort, never waiting). */
 static void relay_free(struct node_proxy *p, struct relay *r)
 {
-	if (r->established && !r->ssl_broken) {
+	if (r->ssl != NULL) {
+		if (r->established && !r->ssl_broken) {
+			ERR_clear_error();
+			SSL_shutdown(r->ssl);
+		}
 		ERR_clear_error();
-		SSL_shutdown(r->ssl);
+		SSL_free(r->ssl);
 	}
-	ERR_clear_error();
-	SSL_free(r->ssl);
 	close(r->net_fd);
 	if (r->local_fd >= 0)
 		close(r->local_fd);
@@ -437,7 +459,7 @@ static void accept_all(struct node_proxy *p, int64_t now)
 		}
 		p->full_reported = false;
 		set_nodelay(fd);
-		struct relay *r = relay_new(p->server_ctx, fd);
+		struct relay *r = relay_new(fd);
 		if (r == NULL) {
 			close(fd);
 			unreserve(p);
@@ -446,7 +468,10 @@ static void accept_all(struct node_proxy *p, int64_t now)
 		char ip[INET_ADDRSTRLEN] = "?";
 		inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof ip);
 		snprintf(r->peer, sizeof r->peer, "client %s:%u", ip, ntohs(sa.sin_port));
-		SSL_set_accept_state(r->ssl);
+		if (!relay_tls(p, r)) {
+			relay_free(p, r);
+			continue;
+		}
 		r->next = p->relays;
 		p->relays = r;
 	}
@@ -512,7 +537,7 @@ static void *proxy_main(void *arg)
 		while (in != NULL) { /* dialed by libdqlite: start their handshakes */
 			struct relay *r = in;
 			in = r->next;
-			if (!stop && !service(p, r, 0, 0, now)) {
+			if (!stop && (!relay_tls(p, r) || !service(p, r, 0, 0, now))) {
 				relay_free(p, r);
 				continue;
 			}
@@ -677,7 +702,7 @@ int node_proxy_connect(void *arg, const char *address, int *fd)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0 ||
 	    fcntl(sp[0], F_SETFL, O_NONBLOCK) != 0)
 		goto fail;
-	struct relay *r = relay_new(p->client_ctx, net);
+	struct relay *r = relay_new(net);
 	if (r == NULL)
 		goto fail;
 	r->outbound = true;
@@ -686,14 +711,9 @@ int node_proxy_connect(void *arg, const char *address, int *fd)
 	snprintf(r->peer, sizeof r->peer, "peer %s", address);
 	char host[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
-	if (node_tls_expect_name(r->ssl, p->peer_name != NULL ? p->peer_name : host) != 0) {
-		say("%s: cannot set the name to verify", r->peer);
-		r->local_fd = -1;
-		SSL_free(r->ssl);
-		free(r);
-		goto fail;
-	}
-	SSL_set_connect_state(r->ssl);
+	snprintf(r->verify_name, sizeof r->verify_name, "%s",
+		 p->peer_name != NULL ? p->peer_name : host);
+	/* The TLS session is made by the proxy thread when it adopts r. */
 	pthread_mutex_lock(&p->lock);
 	bool stopping = p->stopping;
 	if (!stopping) {
@@ -702,7 +722,6 @@ int node_proxy_connect(void *arg, const char *address, int *fd)
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (stopping) {
-		SSL_free(r->ssl);
 		free(r);
 		goto fail;
 	}
