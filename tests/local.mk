@@ -55,11 +55,11 @@ tests_integration_test_conn_failover_SOURCES = tests/integration/test_conn_failo
 	$(HARNESS_SOURCES)
 tests_integration_test_conn_failover_CFLAGS = $(HARNESS_CFLAGS)
 tests_integration_test_conn_failover_LDADD = $(TEST_LIBS)
-endif
 check_PROGRAMS += tests/integration/test-interop
 tests_integration_test_interop_SOURCES = tests/integration/test_interop.c $(HARNESS_SOURCES)
 tests_integration_test_interop_CFLAGS = $(HARNESS_CFLAGS)
 tests_integration_test_interop_LDADD = $(TEST_LIBS)
+endif
 endif
 # ---- end of connection tests ------------------------------------------------
 
@@ -222,3 +222,19 @@ TESTS += tests/integration/run-examples.sh
 endif
 EXTRA_DIST += tests/integration/run-examples.sh
 # ---- end of examples --------------------------------------------------------
+
+# ---- Shell tests (issue 8): tools/dqlc against a real 3-node cluster, next
+# to go-dqlite's `dqlite` shell, and interactive through tmux (shell-tty.sh).
+# (owned by the shell tests; append-only)
+if HAVE_CHECK
+if HAVE_DQLITE
+check_PROGRAMS += tests/integration/test-shell
+tests_integration_test_shell_SOURCES = tests/integration/test_shell.c $(HARNESS_SOURCES)
+tests_integration_test_shell_CFLAGS = $(HARNESS_CFLAGS) \
+	-DDQLC_SHELL_BIN_DEFAULT='"$(abs_top_builddir)/tools/dqlc"'
+tests_integration_test_shell_LDADD = $(TEST_LIBS)
+TESTS += tests/integration/shell-tty.sh
+EXTRA_DIST += tests/integration/shell-tty.sh
+endif
+endif
+# ---- end of shell tests -------------------------------------------------------

@@ -138,13 +138,19 @@ static bool no_columns(int rv, const dqlc_error_t *err)
 static int run_sql(struct shell *sh, const char *sql, size_t len)
 {
 	enum split_kind kind = split_classify(sql, len);
-	char *text = xmalloc(len + 1);
+	const char *refusal = split_refusal(sql, len);
+	char *text;
 	dqlc_result_t *r = NULL;
 	dqlc_error_t err;
 	dqlc_conn_t *c;
 	double t0 = now_ms();
 	int rv;
 
+	if (refusal != NULL) {
+		shell_error(sh, "refused: %s", refusal);
+		return -1;
+	}
+	text = xmalloc(len + 1);
 	memcpy(text, sql, len);
 	text[len] = '\0';
 	for (int attempt = 0;; attempt++) {
@@ -171,12 +177,13 @@ static int run_sql(struct shell *sh, const char *sql, size_t len)
 			break;
 	}
 	if (rv != 0) {
+		if (rv == DQLC_ECANCELED && sh->interactive)
+			fputc('\n', stderr); /* after the terminal's ^C */
 		shell_lib_error(sh, rv, &err);
-		if (err.sqlite_code == 100 && split_classify(sql, len) == SPLIT_EXEC &&
-		    strstr(err.message, "row") != NULL)
-			fprintf(stderr, "dqlc: hint: the statement returns rows, which dqlite "
-					"1.11 servers only allow for read-only statements "
-					"(no RETURNING); it was rolled back\n");
+		if (err.sqlite_code == 100 && kind == SPLIT_EXEC)
+			fprintf(stderr, "dqlc: hint: the statement returns rows; dqlc sent it "
+					"as exec because it may write, and dqlite refuses rows "
+					"there\n");
 	} else if (kind == SPLIT_QUERY) {
 		if (dqlc_result_column_count(r) > 0)
 			out_result(sh->out, sh->mode, r);

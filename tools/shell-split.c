@@ -251,33 +251,45 @@ static enum split_kind classify_with(const char *t, size_t len, size_t pos)
 	return SPLIT_EXEC;
 }
 
-/* PRAGMA [schema.]name [= value | (value)]: queries, except those that
- * write while returning a row (sent as exec, where the server refuses the
- * row and rolls back instead of running an unreplicated write). */
-static enum split_kind classify_pragma(const char *t, size_t len, size_t pos)
+/* The name of a PRAGMA and whether it sets a value: *name_start/end
+ * delimit the name.  False when sql is not a PRAGMA. */
+static bool pragma_parts(const char *t, size_t len, size_t *ns, size_t *ne, bool *has_value)
 {
-	size_t start, name_start = 0, name_end = 0;
-	enum lex l = sig_next(t, len, &pos, &start);
-	bool has_value;
+	size_t pos = 0, start;
+	enum lex l;
+	if (sig_next(t, len, &pos, &start) != LEX_WORD || !word_is(t, start, pos, "PRAGMA"))
+		return false;
+	l = sig_next(t, len, &pos, &start);
 	if (l != LEX_WORD && l != LEX_QUOTED)
-		return SPLIT_QUERY; /* let the server report the syntax error */
-	name_start = start;
-	name_end = pos;
+		return false;
+	*ns = start;
+	*ne = pos;
 	l = sig_next(t, len, &pos, &start);
 	if (l == LEX_PUNCT && t[start] == '.') {
-		l = sig_next(t, len, &pos, &start);
-		name_start = start;
-		name_end = pos;
+		sig_next(t, len, &pos, &start);
+		*ns = start;
+		*ne = pos;
 		l = sig_next(t, len, &pos, &start);
 	}
-	has_value = l == LEX_PUNCT && (t[start] == '=' || t[start] == '(');
-	if (word_is(t, name_start, name_end, "wal_checkpoint") ||
-	    word_is(t, name_start, name_end, "optimize") ||
-	    word_is(t, name_start, name_end, "incremental_vacuum"))
-		return SPLIT_EXEC;
-	if (has_value && word_is(t, name_start, name_end, "journal_mode"))
-		return SPLIT_EXEC;
-	return SPLIT_QUERY;
+	*has_value = l == LEX_PUNCT && (t[start] == '=' || t[start] == '(');
+	return true;
+}
+
+const char *split_refusal(const char *sql, size_t len)
+{
+	size_t ns, ne;
+	bool has_value;
+	if (has_word(sql, len, "RETURNING"))
+		return "RETURNING is not supported: a dqlite 1.11 server fails the statement and "
+		       "then crashes on the next connection (run the write, then SELECT the row)";
+	if (pragma_parts(sql, len, &ns, &ne, &has_value) && has_value) {
+		if (word_is(sql, ns, ne, "journal_mode"))
+			return "changing journal_mode is not supported: dqlite needs WAL, and a "
+			       "1.11 server crashes";
+		if (word_is(sql, ns, ne, "page_size"))
+			return "changing page_size is not supported: a dqlite 1.11 server crashes";
+	}
+	return NULL;
 }
 
 enum split_kind split_classify(const char *sql, size_t len)
@@ -292,7 +304,20 @@ enum split_kind split_classify(const char *sql, size_t len)
 		return SPLIT_QUERY;
 	if (word_is(sql, start, pos, "WITH"))
 		return classify_with(sql, len, pos);
-	if (word_is(sql, start, pos, "PRAGMA"))
-		return classify_pragma(sql, len, pos);
+	if (word_is(sql, start, pos, "PRAGMA")) {
+		/* Queries, except those that write while returning a row: sent as
+		 * exec, the server refuses the row instead of running an
+		 * unreplicated write. */
+		size_t ns, ne;
+		bool has_value;
+		if (!pragma_parts(sql, len, &ns, &ne, &has_value))
+			return SPLIT_QUERY; /* let the server report the syntax error */
+		if (word_is(sql, ns, ne, "wal_checkpoint") || word_is(sql, ns, ne, "optimize") ||
+		    word_is(sql, ns, ne, "incremental_vacuum") ||
+		    (has_value && (word_is(sql, ns, ne, "journal_mode") ||
+				   word_is(sql, ns, ne, "locking_mode"))))
+			return SPLIT_EXEC;
+		return SPLIT_QUERY;
+	}
 	return SPLIT_EXEC;
 }

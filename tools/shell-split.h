@@ -33,6 +33,11 @@ enum split_kind {
  * RETURNING, and the PRAGMAs that write while returning rows) is exec. */
 enum split_kind split_classify(const char *sql, size_t len);
 
+/* Statements dqlc refuses to send because they crash dqlite 1.11 servers
+ * (RETURNING, PRAGMA journal_mode = ..., PRAGMA page_size = ...): the
+ * reason, or NULL. */
+const char *split_refusal(const char *sql, size_t len);
+
 /* The first keyword of sql, upper-cased, into kw ("" if it does not start
  * with a word). */
 const char *split_first_keyword(const char *sql, size_t len, char *kw, size_t kwlen);
