@@ -45,6 +45,9 @@ struct relay {
 	bool ssl_broken;   /* fatal TLS error: no close_notify */
 	bool net_eof, local_eof;
 	bool lingering;    /* refused: alert and FIN sent, draining until EOF */
+	/* A read may find data: no EAGAIN since the last readiness event (so
+	 * a quiet side costs no speculative syscall). */
+	bool net_ready, local_ready;
 	short rd_want;     /* what the last SSL_read (or handshake) waits for */
 	short wr_want;     /* what the last SSL_write waits for */
 	int64_t deadline;  /* handshake or linger deadline (CLOCK_MONOTONIC ms) */
@@ -145,6 +148,7 @@ static struct relay *relay_new(int net_fd)
 	r->pfd_net = r->pfd_local = -1;
 	r->rd_want = POLLIN;
 	r->wr_want = POLLOUT;
+	r->net_ready = r->local_ready = true;
 	r->deadline = now_ms() + HANDSHAKE_TIMEOUT_MS;
 	return r;
 }
@@ -216,6 +220,10 @@ static bool tls_failed(struct relay *r, int e, const char *what)
 static bool pump(struct relay *r, short ev_net, short ev_local)
 {
 	bool any = false, progress;
+	if (ev_net & (r->rd_want | POLLHUP | POLLERR))
+		r->net_ready = true;
+	if (ev_local & (POLLIN | POLLHUP | POLLERR))
+		r->local_ready = true;
 	do {
 		progress = false;
 
@@ -226,7 +234,7 @@ static bool pump(struct relay *r, short ev_net, short ev_local)
 			r->up_off = 0;
 			tail = RELAY_BUF - r->up_len;
 		}
-		if (!r->net_eof && tail > 0) {
+		if (!r->net_eof && tail > 0 && (r->net_ready || SSL_has_pending(r->ssl))) {
 			size_t got = 0;
 			ERR_clear_error();
 			errno = 0;
@@ -236,11 +244,10 @@ static bool pump(struct relay *r, short ev_net, short ev_local)
 				progress = true;
 			} else {
 				int e = SSL_get_error(r->ssl, ret);
-				if (e == SSL_ERROR_WANT_READ)
-					r->rd_want = POLLIN;
-				else if (e == SSL_ERROR_WANT_WRITE)
-					r->rd_want = POLLOUT;
-				else if (e == SSL_ERROR_ZERO_RETURN) {
+				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+					r->rd_want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+					r->net_ready = false;
+				} else if (e == SSL_ERROR_ZERO_RETURN) {
 					r->net_eof = true;
 					progress = true;
 				} else
@@ -273,7 +280,7 @@ static bool pump(struct relay *r, short ev_net, short ev_local)
 			r->down_off = 0;
 			tail = RELAY_BUF - r->down_len;
 		}
-		if (!r->local_eof && tail > 0) {
+		if (!r->local_eof && tail > 0 && r->local_ready) {
 			ssize_t n = recv(r->local_fd, r->down + r->down_off + r->down_len, tail, 0);
 			if (n > 0) {
 				r->down_len += (size_t)n;
@@ -283,7 +290,9 @@ static bool pump(struct relay *r, short ev_net, short ev_local)
 				progress = true;
 			} else if (errno == EINTR) {
 				progress = true;
-			} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				r->local_ready = false;
+			} else {
 				return false;
 			}
 		}

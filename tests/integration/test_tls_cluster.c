@@ -474,6 +474,85 @@ START_TEST(test_plaintext_client_fails_within_deadline)
 }
 END_TEST
 
+/* Big messages both ways: the relay's buffers fill up, TLS records split
+ * and partial writes happen. */
+START_TEST(test_large_values_through_the_relay)
+{
+	dqlc_conn_t *conn = NULL;
+	dqlc_error_t err = {0};
+	int rc = dqlc_connect(tc_uri(tc, "big"), NULL, &conn, &err);
+	ck_assert_msg(rc == 0, "%s", err.message);
+	enum { BLOB = 768 * 1024 };
+	unsigned char *blob = malloc(BLOB);
+	ck_assert_ptr_nonnull(blob);
+	for (size_t i = 0; i < BLOB; i++)
+		blob[i] = (unsigned char)(i * 7 + i / 251);
+	ck_assert_int_eq(dqlc_conn_exec(conn, "CREATE TABLE b (id INT, v BLOB)", NULL, 0, NULL, &err),
+			 0);
+	dqlc_value_t p[2] = {dqlc_value_int(1), dqlc_value_blob(blob, BLOB)};
+	rc = dqlc_conn_exec(conn, "INSERT INTO b VALUES (?, ?)", p, 2, NULL, &err);
+	ck_assert_msg(rc == 0, "insert: %s", err.message);
+	dqlc_result_t *r = NULL;
+	rc = dqlc_conn_query(conn, "SELECT v FROM b WHERE id = 1", NULL, 0, &r, &err);
+	ck_assert_msg(rc == 0, "select: %s", err.message);
+	size_t n = 0;
+	const void *got = dqlc_result_blob(r, 0, 0, &n);
+	ck_assert_uint_eq(n, BLOB);
+	ck_assert(memcmp(got, blob, BLOB) == 0);
+	dqlc_result_free(r);
+	free(blob);
+
+	/* ~3 MB of rows in many batches. */
+	rc = dqlc_conn_exec(conn,
+			    "CREATE TABLE r AS WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+			    "FROM c WHERE i < 20000) SELECT i, printf('%0150d', i) AS s FROM c",
+			    NULL, 0, NULL, &err);
+	ck_assert_msg(rc == 0, "%s", err.message);
+	rc = dqlc_conn_query(conn, "SELECT i, s FROM r ORDER BY i", NULL, 0, &r, &err);
+	ck_assert_msg(rc == 0, "%s", err.message);
+	ck_assert_uint_eq(dqlc_result_row_count(r), 20000);
+	for (size_t i = 0; i < 20000; i += 997) {
+		ck_assert_int_eq(dqlc_result_int64(r, i, 0), (int64_t)i + 1);
+		char want[160];
+		snprintf(want, sizeof want, "%0150zu", i + 1);
+		ck_assert_str_eq(dqlc_result_text(r, i, 1, NULL), want);
+	}
+	dqlc_result_free(r);
+	dqlc_conn_close(conn);
+	ck_assert_int_eq(tc_unexpected_exits(tc), 0);
+}
+END_TEST
+
+/* A client that connects and never starts a handshake is dropped: an idle
+ * socket cannot hold a relay for ever. */
+START_TEST(test_silent_client_is_dropped)
+{
+	const char *address = tc_node_address(tc, 1);
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	char host[64];
+	snprintf(host, sizeof host, "%s", address);
+	char *colon = strrchr(host, ':');
+	*colon = '\0';
+	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	ck_assert_int_eq(inet_pton(AF_INET, host, &sa.sin_addr), 1);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	struct timeval tv = {.tv_sec = 10};
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+	int64_t t0 = hp_now_ms();
+	char c;
+	ssize_t r = recv(fd, &c, 1, 0);
+	int64_t took = hp_now_ms() - t0;
+	close(fd);
+	ck_assert_msg(r == 0 || (r < 0 && errno == ECONNRESET), "recv %zd (%s) after %lld ms", r,
+		      strerror(errno), (long long)took);
+	ck_assert_msg(took >= 4000 && took < 8000, "dropped after %lld ms (expected ~5000)",
+		      (long long)took);
+	ck_assert_int_eq(tc_unexpected_exits(tc), 0);
+}
+END_TEST
+
 /* ---- pool, futures, transactions ---------------------------------------------------------- */
 
 static dqlc_pool_t *tls_pool(const char *db, const char *extra)
@@ -803,6 +882,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(t, test_plaintext_connection_is_closed);
 	tcase_add_test(t, test_s_client_needs_a_client_certificate);
 	tcase_add_test(t, test_kill_leader_elects_a_new_tls_leader);
+	tcase_add_test(t, test_silent_client_is_dropped);
 
 	t = tcase(s, "library", 90);
 	tcase_add_checked_fixture(t, tls_cluster, destroy_cluster);
@@ -810,6 +890,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(t, test_wrong_ca_is_etls_and_says_why);
 	tcase_add_test(t, test_mutual_tls_needs_a_client_certificate);
 	tcase_add_test(t, test_plaintext_client_fails_within_deadline);
+	tcase_add_test(t, test_large_values_through_the_relay);
 	tcase_add_test(t, test_pool_futures_and_transactions);
 	tcase_add_test(t, test_leader_killed_under_tls_load);
 
