@@ -108,7 +108,7 @@ bool shell_after_error(struct shell *sh, bool was_in_tx, const dqlc_error_t *err
 static bool on_intr(void *arg)
 {
 	struct shell *sh = arg;
-	if (!atomic_load(&sh->busy))
+	if (atomic_load(&sh->busy) <= 0)
 		return false;
 	atomic_store(&sh->interrupted, 1);
 	pthread_mutex_lock(&sh->conn_mu);
@@ -156,7 +156,7 @@ static int run_sql(struct shell *sh, const char *sql, size_t len)
 	for (int attempt = 0;; attempt++) {
 		bool was_in_tx = shell_in_tx(sh);
 		dqlc_error_clear(&err);
-		atomic_store(&sh->busy, 1);
+		atomic_fetch_add(&sh->busy, 1);
 		rv = shell_conn(sh, &c, &err);
 		if (rv == 0 && kind == SPLIT_QUERY) {
 			rv = dqlc_conn_query(c, text, NULL, 0, &r, &err);
@@ -168,7 +168,7 @@ static int run_sql(struct shell *sh, const char *sql, size_t len)
 		} else if (rv == 0) {
 			rv = dqlc_conn_exec(c, text, NULL, 0, &r, &err);
 		}
-		atomic_store(&sh->busy, 0);
+		atomic_fetch_sub(&sh->busy, 1);
 		if (rv == 0)
 			break;
 		/* Run it again on a new leader only when nothing was executed. */

@@ -512,7 +512,9 @@ int shell_dot(struct shell *sh, const char *line, size_t len)
 		for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 			if (strcmp(argv[0], commands[i].name) == 0) {
 				argv[0] = copy; /* ".name" for messages */
+				atomic_fetch_add(&sh->busy, 1); /* Ctrl-C cancels it */
 				rv = commands[i].fn(sh, argc, argv);
+				atomic_fetch_sub(&sh->busy, 1);
 				found = true;
 				break;
 			}

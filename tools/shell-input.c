@@ -251,7 +251,7 @@ int reader_getline(struct reader *rd, const char *prompt, const char **line, siz
 #endif
 	int rv = plain_getline(rd, prompt, line, len);
 	if (rv == RD_INTR && rd->tty) {
-		fputs("^C\n", stdout);
+		fputs("\n", stdout); /* after the terminal's own ^C */
 		fflush(stdout);
 	}
 	return rv;

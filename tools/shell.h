@@ -38,7 +38,7 @@ struct shell {
 	int exit_code;   /* .exit N */
 	int depth;       /* .read nesting */
 
-	atomic_int busy;        /* a statement is running */
+	atomic_int busy;        /* > 0 while a statement or dot command runs */
 	atomic_int interrupted; /* Ctrl-C while one ran: drop the rest of the input */
 };
 
