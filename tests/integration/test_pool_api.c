@@ -498,6 +498,40 @@ START_TEST(test_close_with_lease_outstanding)
 }
 END_TEST
 
+/* close=abort interrupts a running scan instead of waiting for it. */
+START_TEST(test_close_abort_interrupts_running_scan)
+{
+	int threads = tp_thread_baseline(), fds = tp_count_fds();
+	dqlc_pool_t *p = tp_pool("abortscan", "workers=1&pool_max=1&close=abort&request_timeout_ms=60000");
+	tp_exec_ok(p, "CREATE TABLE t (id INTEGER PRIMARY KEY)", NULL, 0);
+	dqlc_future_t *scan = dqlc_pool_query(
+	    p,
+	    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) "
+	    "SELECT x FROM c",
+	    NULL, 0);
+	bool ok;
+	dqlc_pool_stats_t s;
+	TP_POLL(ok, (s = tp_stats(p), s.in_flight == 1), 10000);
+	ck_assert(ok);
+	dqlc_value_t par[] = {DQLC_INT(1)};
+	dqlc_future_t *queued = dqlc_pool_exec(p, "INSERT INTO t (id) VALUES (?)", par, 1);
+	TP_POLL(ok, (s = tp_stats(p), s.queued == 1), 10000);
+	ck_assert(ok);
+	ck_assert(!dqlc_future_ready(scan));
+	dqlc_pool_close(p);
+	ck_assert(dqlc_future_ready(scan));
+	int rc = tp_wait_free(scan, NULL);
+	ck_assert_msg(rc == DQLC_ECANCELED || rc == DQLC_ECLOSED, "running scan at abort: %s",
+		      dqlc_errname(rc));
+	ck_assert_int_eq(tp_wait_free(queued, NULL), DQLC_ECLOSED);
+	ck_assert_int_eq(tp_count_threads(), threads);
+	ck_assert_int_eq(tp_count_fds(), fds);
+	dqlc_pool_t *check = tp_pool("abortscan", "");
+	ck_assert_int_eq(tp_query_int(check, "SELECT count(*) FROM t", NULL, 0), 0);
+	dqlc_pool_close(check);
+}
+END_TEST
+
 #define PENDING 60
 
 /* Submit PENDING inserts, close at once, check every outcome. */
@@ -815,6 +849,7 @@ static Suite *pool_api_suite(void)
 	tcase_add_test(t, test_lazy_start);
 	tcase_add_test(t, test_close_joins_and_closes_everything);
 	tcase_add_test(t, test_close_with_lease_outstanding);
+	tcase_add_test(t, test_close_abort_interrupts_running_scan);
 	tcase_add_test(t, test_close_drain_pending);
 	tcase_add_test(t, test_close_abort_pending);
 	tcase_add_test(t, test_stats_add_up);

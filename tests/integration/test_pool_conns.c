@@ -143,6 +143,42 @@ START_TEST(test_lease_closed_in_transaction_rolls_back)
 }
 END_TEST
 
+/* A request's deadline covers waiting for a worker and for a connection:
+ * past it the request fails with DQLC_ETIMEDOUT and never runs. */
+START_TEST(test_deadline_covers_queue_and_lease)
+{
+	dqlc_pool_t *p = tp_pool("dlqueue", "workers=1&pool_max=1");
+	tp_exec_ok(p, "CREATE TABLE t (id INTEGER PRIMARY KEY)", NULL, 0);
+	dqlc_conn_t *lease = NULL;
+	ck_assert_int_eq(dqlc_pool_acquire(p, 5000, &lease, NULL), 0);
+	dqlc_req_opts_t o = {sizeof o, 250, 0};
+	dqlc_future_t *f[3];
+	double t0 = tp_now_ms();
+	for (int i = 0; i < 3; i++) {
+		dqlc_value_t par[] = {DQLC_INT(i + 1)};
+		f[i] = dqlc_pool_exec_opts(p, "INSERT INTO t (id) VALUES (?)", par, 1, &o);
+		ck_assert_ptr_nonnull(f[i]);
+	}
+	/* the first waits for the connection, the others for the worker */
+	for (int i = 0; i < 3; i++) {
+		dqlc_error_t e = {0};
+		int rc = dqlc_future_wait_for(f[i], 30000);
+		double took = tp_now_ms() - t0;
+		ck_assert_int_eq(dqlc_future_error(f[i], &e), rc);
+		ck_assert_msg(rc == DQLC_ETIMEDOUT, "request %d: %s (%s)", i, dqlc_errname(rc),
+			      e.message);
+		ck_assert(!(e.flags & DQLC_ERRF_MAYBE_EXECUTED));
+		ck_assert_msg(took >= 245 && took <= 250 + 3000, "request %d timed out after %.0f ms",
+			      i, took);
+		dqlc_future_free(f[i]);
+	}
+	dqlc_conn_close(lease);
+	ck_assert_int_eq(count_rows(p, "1"), 0);
+	ck_assert_uint_eq(tp_stats(p).timeouts, 3);
+	dqlc_pool_close(p);
+}
+END_TEST
+
 /* pool_min connections are kept open; above it, idle ones are closed after
  * idle_timeout_ms; connections older than max_lifetime_ms are replaced. */
 START_TEST(test_pool_min_idle_timeout_and_lifetime)
@@ -472,6 +508,7 @@ static Suite *pool_conns_suite(void)
 	tcase_add_test(t, test_acquire_exhaustion);
 	tcase_add_test(t, test_lease_closed_in_transaction_rolls_back);
 	tcase_add_test(t, test_pool_min_idle_timeout_and_lifetime);
+	tcase_add_test(t, test_deadline_covers_queue_and_lease);
 
 	t = tp_tcase(s, "transactions", 90, true);
 	tcase_add_test(t, test_transaction_commit_and_rollback);

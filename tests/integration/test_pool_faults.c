@@ -89,12 +89,21 @@ START_TEST(test_deadline_with_stopped_leader)
 		ck_assert_msg(took >= DL_MS - 5, "request %d timed out early, after %.0f ms", i, took);
 		if (i % 2 == 1)
 			ck_assert_msg(!(e.flags & DQLC_ERRF_MAYBE_EXECUTED), "a read flagged as maybe executed");
-		fprintf(stderr, "deadline: request %d %s flags 0x%x after %.0f ms: %s\n", i, dqlc_errname(rc), (unsigned)e.flags, took, e.message);
 		maybe += (e.flags & DQLC_ERRF_MAYBE_EXECUTED) != 0;
 		not_run[i] = i % 2 == 0 && !(e.flags & DQLC_ERRF_MAYBE_EXECUTED);
 	}
 	/* The first write was sent to the stopped leader: its outcome is unknown. */
 	ck_assert_int_ge(maybe, 1);
+
+	/* A per-request timeout overrides the pool's. */
+	dqlc_req_opts_t o = {sizeof o, DL_MS / 2, 0};
+	double t1 = tp_now_ms();
+	dqlc_error_t oe = {0};
+	int orc = tp_wait_free(dqlc_pool_query_opts(p, "SELECT 1", NULL, 0, &o), &oe);
+	double otook = tp_now_ms() - t1;
+	ck_assert_msg(orc == DQLC_ETIMEDOUT, "%s", oe.message);
+	ck_assert_msg(otook >= DL_MS / 2 - 5 && otook <= DL_MS / 2 + SLACK_MS,
+		      "per-request timeout %d ms: failed after %.0f ms", DL_MS / 2, otook);
 
 	/* A lease and a transaction are bounded by their deadlines too. */
 	double t0 = tp_now_ms();
