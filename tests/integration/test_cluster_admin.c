@@ -184,6 +184,7 @@ START_TEST(test_single_seed_removed)
 		ct_exec_ok(p, "INSERT INTO t DEFAULT VALUES", NULL, 0);
 		ck_assert_int_eq(ct_query_int(p, "SELECT count(*) FROM t", NULL, 0), 11 + i);
 	}
+	ck_assert_int_eq(ct_conns_to(ct_addr(s)), 0);
 
 	/* A leader change now has to be followed through the map alone: the
 	 * only address the pool was given is gone. */

@@ -1,6 +1,8 @@
 /* Helpers shared by the cluster tests: see test_cluster_util.h. */
 #include "test_cluster_util.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -401,6 +403,54 @@ dqlc_pool_stats_t ct_stats(dqlc_pool_t *p)
 	s.struct_size = sizeof s;
 	ck_assert_int_eq(dqlc_pool_stats(p, &s, NULL), 0);
 	return s;
+}
+
+int ct_conns_to(const char *address)
+{
+	char ip[64];
+	const char *colon = strrchr(address, ':');
+	ck_assert_ptr_nonnull(colon);
+	snprintf(ip, sizeof ip, "%.*s", (int)(colon - address), address);
+	unsigned port = (unsigned)atoi(colon + 1);
+	struct in_addr want;
+	ck_assert_int_eq(inet_pton(AF_INET, ip, &want), 1);
+
+	/* Our sockets' inodes, then /proc/net/tcp's rows with those inodes. */
+	unsigned long inodes[1024];
+	size_t n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL && n < 1024) {
+		char path[PATH_MAX], target[64];
+		snprintf(path, sizeof path, "/proc/self/fd/%s", de->d_name);
+		ssize_t len = readlink(path, target, sizeof target - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (sscanf(target, "socket:[%lu]", &inodes[n]) == 1)
+			n++;
+	}
+	closedir(d);
+	FILE *f = fopen("/proc/net/tcp", "r");
+	ck_assert_ptr_nonnull(f);
+	char line[512];
+	int count = 0;
+	while (fgets(line, sizeof line, f) != NULL) {
+		unsigned ra, rp;
+		unsigned long ino;
+		if (sscanf(line, " %*d: %*x:%*x %x:%x %*x %*s %*s %*s %*s %*s %lu", &ra, &rp, &ino) != 3)
+			continue; /* the header */
+		if (ra != want.s_addr || rp != port)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (inodes[i] == ino) {
+				count++;
+				break;
+			}
+	}
+	fclose(f);
+	return count;
 }
 
 void ct_assert_no_crash(void)

@@ -104,6 +104,10 @@ void ct_node_leader(const char *address, char *buf, size_t len);
 
 dqlc_pool_stats_t ct_stats(dqlc_pool_t *p);
 
+/* TCP sockets this process holds open to `address` (IPv4 "ip:port"), in any
+ * state: the pool's connections, the map's control connection, ... */
+int ct_conns_to(const char *address);
+
 /* Check every harness node that should run still runs. */
 void ct_assert_no_crash(void);
 
