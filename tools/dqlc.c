@@ -100,6 +100,11 @@ bool shell_after_error(struct shell *sh, bool was_in_tx, const dqlc_error_t *err
 	if (was_in_tx && !moved)
 		fprintf(stderr, "dqlc: connection lost: the open transaction was rolled back\n");
 	shell_drop_conn(sh);
+	return true;
+}
+
+bool shell_retry_safe(bool was_in_tx, const dqlc_error_t *err)
+{
 	return !was_in_tx && (err->flags & DQLC_ERRF_RETRYABLE) &&
 	       !(err->flags & DQLC_ERRF_MAYBE_EXECUTED);
 }
@@ -171,9 +176,14 @@ static int run_sql(struct shell *sh, const char *sql, size_t len)
 		atomic_fetch_sub(&sh->busy, 1);
 		if (rv == 0)
 			break;
-		/* Run it again on a new leader only when nothing was executed. */
+		/* Run it again on a new connection only when nothing was
+		 * executed, or when it only reads (a query, outside a
+		 * transaction). */
 		if (!shell_after_error(sh, was_in_tx, &err) || attempt > 0 ||
 		    atomic_load(&sh->interrupted))
+			break;
+		if (!shell_retry_safe(was_in_tx, &err) &&
+		    !(kind == SPLIT_QUERY && !was_in_tx && !(err.flags & DQLC_ERRF_MAYBE_EXECUTED)))
 			break;
 	}
 	if (rv != 0) {

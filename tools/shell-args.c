@@ -202,6 +202,12 @@ int shell_args_parse(struct shell_opts *o, int argc, char **argv)
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	/* Arguments after "--" (SQL that starts with '-'). */
+	for (int i = optind; i < argc; i++) {
+		if (first_positional == (size_t)-1)
+			first_positional = o->n_srcs;
+		add_src(o, SRC_SQL, argv[i]);
+	}
 	if (o->servers == NULL)
 		return usage_error("%s", "no servers: give -s HOST:PORT[,...] or a dqlite:// URI, "
 					 "or set DQLC_SERVERS");

@@ -182,7 +182,8 @@ static int on_leader(struct shell *sh, struct call *k, const char *address)
 			rv = do_call(c, k, address, &err);
 		if (rv == 0)
 			return 0;
-		if (!shell_after_error(sh, was_in_tx, &err) || attempt > 0)
+		if (!shell_after_error(sh, was_in_tx, &err) || attempt > 0 ||
+		    !shell_retry_safe(was_in_tx, &err))
 			break;
 	}
 	shell_lib_error(sh, rv, &err);

@@ -52,9 +52,11 @@ int shell_conn(struct shell *sh, dqlc_conn_t **out, dqlc_error_t *err);
 /* Close the leader connection (the next use opens a new one). */
 void shell_drop_conn(struct shell *sh);
 /* After a failed call on the leader connection: drop it when it broke or
- * leadership moved, and say whether the call may be run again on a new
- * one (nothing was executed, no transaction was open). */
+ * leadership moved (true then). */
 bool shell_after_error(struct shell *sh, bool was_in_tx, const dqlc_error_t *err);
+/* May a call that failed so run again on a new connection: nothing of it
+ * was executed and no transaction was open. */
+bool shell_retry_safe(bool was_in_tx, const dqlc_error_t *err);
 bool shell_in_tx(struct shell *sh);
 
 /* Run the statements and dot commands in a file (.read, -i).  "-" is

@@ -732,6 +732,10 @@ START_TEST(test_sources)
 	   "SELECT 3 AS three", NULL);
 	EXPECT_OUT(r, "1\n[{\"two\":2}]\nthree\r\n3\r\n");
 	run_free(&r);
+	/* After "--", SQL may start with '-'. */
+	dq(&r, NULL, "-f", "list", "shell", "--", "-- a comment first\nSELECT 'dash'", NULL);
+	EXPECT_OUT(r, "dash\n");
+	run_free(&r);
 	/* A statement without ';' at the end of the input runs; blank input
 	 * and lone semicolons do nothing. */
 	dq(&r, "SELECT 'no semicolon'", "-f", "list", "shell", NULL);
