@@ -188,8 +188,11 @@ static void wait_acked(int n, int bound_ms)
 	ck_assert_msg(ok, "only %d writes acknowledged, waited for %d", atomic_load(&kl_acked), n);
 }
 
-START_TEST(test_leader_killed_under_load)
+/* Four writers insert unique ids while the leader goes away (killed, or
+ * handing leadership over); then every outcome is checked. */
+static void leader_lost_under_load(bool kill)
 {
+	const char *what = kill ? "leader kill" : "leader transfer";
 	dqlc_pool_t *p = tp_pool("failover", "request_timeout_ms=20000");
 	tp_exec_ok(p, "CREATE TABLE t (id INTEGER PRIMARY KEY, k INTEGER NOT NULL)", NULL, 0);
 	static struct loader ld[KL_THREADS];
@@ -205,9 +208,18 @@ START_TEST(test_leader_killed_under_load)
 	int l = tc_leader(tp_tc);
 	ck_assert_int_ge(l, 0);
 	int before = atomic_load(&kl_acked);
-	ck_assert_int_eq(tc_kill(tp_tc, l), 0);
+	if (kill) {
+		ck_assert_int_eq(tc_kill(tp_tc, l), 0);
+	} else {
+		dqlc_conn_t *c = NULL;
+		dqlc_error_t e = {0};
+		ck_assert_int_eq(dqlc_connect_node(tc_node_address(tp_tc, l), NULL, &c, &e), 0);
+		int rc = dqlc_conn_transfer(c, tc_node_id(tp_tc, (l + 1) % 3), &e);
+		ck_assert_msg(rc == 0, "transfer: %s", e.message);
+		dqlc_conn_close(c);
+	}
 	int m = tc_wait_leader_change(tp_tc, l, 30000);
-	ck_assert_msg(m >= 0, "no new leader after killing node %d", l);
+	ck_assert_msg(m >= 0, "no new leader after %s of node %d", what, l);
 	/* The writers carry on against the new leader. */
 	wait_acked(before + 200, 90000);
 	atomic_store(&kl_stop, 1);
@@ -236,12 +248,12 @@ START_TEST(test_leader_killed_under_load)
 	int total = 0;
 	for (int k = 0; k < KL_THREADS; k++)
 		total += ld[k].n;
-	fprintf(stderr, "leader kill: %d writes, %d acknowledged, %d failed (%d maybe executed, %d "
+	fprintf(stderr, "%s: %d writes, %d acknowledged, %d failed (%d maybe executed, %d "
 			"retryable):%s\n",
-		total, atomic_load(&kl_acked), failures, maybe, retryable, list);
+		what, total, atomic_load(&kl_acked), failures, maybe, retryable, list);
 	for (int c = 1; c < DQLC__ERR_MAX; c++)
 		if (by_code[c])
-			fprintf(stderr, "leader kill:   %s x %d\n", dqlc_errname(c), by_code[c]);
+			fprintf(stderr, "%s:   %s x %d\n", what, dqlc_errname(c), by_code[c]);
 
 	/* The new leader's view: every acknowledged write exactly once; every
 	 * write that failed without "maybe executed" absent. */
@@ -302,6 +314,17 @@ START_TEST(test_leader_killed_under_load)
 		free(ld[k].out);
 	dqlc_pool_close(p);
 	tp_assert_nodes_alive();
+}
+
+START_TEST(test_leader_killed_under_load)
+{
+	leader_lost_under_load(true);
+}
+END_TEST
+
+START_TEST(test_leader_transfer_under_load)
+{
+	leader_lost_under_load(false);
 }
 END_TEST
 
@@ -391,6 +414,7 @@ static Suite *pool_faults_suite(void)
 
 	t = tp_tcase(s, "failover", 240, true);
 	tcase_add_test(t, test_leader_killed_under_load);
+	tcase_add_test(t, test_leader_transfer_under_load);
 
 	t = tp_tcase(s, "nodes", 120, true);
 	tcase_add_test(t, test_follower_killed_does_not_disturb);
