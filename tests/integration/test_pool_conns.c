@@ -402,6 +402,51 @@ START_TEST(test_autocommit_busy_is_retried)
 }
 END_TEST
 
+/* retry_max bounds the SQLITE_BUSY retries of requests and transactions. */
+START_TEST(test_retry_max_bounds_busy_retries)
+{
+	dqlc_pool_t *setup = tp_pool("retrymax", "");
+	tp_exec_ok(setup, "CREATE TABLE t (id INTEGER PRIMARY KEY)", NULL, 0);
+	dqlc_pool_close(setup);
+	static struct blocker b;
+	memset(&b, 0, sizeof b);
+	blocker_start(&b, "retrymax"); /* holds the write lock throughout */
+	dqlc_value_t par[] = {DQLC_INT(1)};
+	static const int limits[] = {0, 3};
+	for (int i = 0; i < 2; i++) {
+		char q[64];
+		snprintf(q, sizeof q, "retry_max=%d&request_timeout_ms=30000", limits[i]);
+		dqlc_pool_t *p = tp_pool("retrymax", q);
+		dqlc_error_t e = {0};
+		int rc = tp_wait_free(dqlc_pool_exec(p, "INSERT INTO t (id) VALUES (?)", par, 1), &e);
+		ck_assert_msg(rc == DQLC_ESQL, "retry_max=%d: %s (%s)", limits[i], dqlc_errname(rc),
+			      e.message);
+		ck_assert_int_eq(e.sqlite_code & 0xff, DQLC_SQLITE_BUSY);
+		ck_assert(!(e.flags & DQLC_ERRF_MAYBE_EXECUTED));
+		dqlc_pool_stats_t s = tp_stats(p);
+		ck_assert_uint_eq(s.busy_retries, (uint64_t)limits[i]);
+		ck_assert_uint_eq(s.failed, 1);
+
+		static struct txfn t;
+		memset(&t, 0, sizeof t);
+		tp_event_init(&t.called);
+		t.id = 5;
+		rc = dqlc_pool_transaction(p, tx_insert, &t, &e);
+		ck_assert_msg(rc != 0, "a transaction committed while another held the lock");
+		ck_assert_int_eq(atomic_load(&t.calls), limits[i] + 1);
+		tp_event_destroy(&t.called);
+		dqlc_pool_close(p);
+	}
+	ck_assert_int_eq(dqlc_conn_commit(b.conn, NULL), 0);
+	dqlc_conn_close(b.conn);
+	dqlc_pool_t *p = tp_pool("retrymax", "retry_max=0");
+	tp_exec_ok(p, "INSERT INTO t (id) VALUES (?)", par, 1);
+	ck_assert_int_eq(count_rows(p, "id IN (1, 1000)"), 2);
+	ck_assert_int_eq(count_rows(p, "id = 5"), 0);
+	dqlc_pool_close(p);
+}
+END_TEST
+
 /* ---- the write lane ------------------------------------------------------------ */
 
 #define LANE_THREADS 8
@@ -514,6 +559,7 @@ static Suite *pool_conns_suite(void)
 	tcase_add_test(t, test_transaction_commit_and_rollback);
 	tcase_add_test(t, test_transaction_rerun_on_busy);
 	tcase_add_test(t, test_autocommit_busy_is_retried);
+	tcase_add_test(t, test_retry_max_bounds_busy_retries);
 
 	t = tp_tcase(s, "write-lane", 180, true);
 	tcase_add_test(t, test_write_lane_8_writers);
