@@ -201,6 +201,17 @@ static int front_start(struct front *f)
 #endif
 }
 
+/* No new clients while libdqlite stops (they could not reach it). */
+static void front_quiesce(struct front *f)
+{
+#ifdef DQLC_HAVE_OPENSSL
+	if (f->proxy != NULL)
+		node_proxy_stop_accepting(f->proxy);
+#else
+	(void)f;
+#endif
+}
+
 static void front_free(struct front *f)
 {
 #ifdef DQLC_HAVE_OPENSSL
@@ -324,8 +335,9 @@ int main(int argc, char **argv)
 	while (sigwait(&stop_sigs, &sig) != 0)
 		;
 	fprintf(stderr, "dqlc-node: %s received, stopping\n", strsignal(sig));
-	/* libdqlite first (its connections end, and with them their relays),
-	 * then the front end's thread. */
+	/* No new clients, then libdqlite (its connections end, and with them
+	 * their relays), then the front end's thread. */
+	front_quiesce(&front);
 	stop_node(node);
 	front_free(&front);
 	node_opts_free(&o);

@@ -71,6 +71,7 @@ struct node_proxy {
 
 	pthread_mutex_t lock;
 	bool stopping;          /* lock */
+	bool no_accept;         /* lock: close the listener */
 	int live;               /* lock: relays in existence */
 	struct relay *pending;  /* lock: dialed, not yet adopted by the thread */
 
@@ -492,7 +493,9 @@ static nfds_t build_pollfds(struct node_proxy *p, int64_t now, int *timeout)
 	nfds_t n = 0;
 	int64_t next = -1;
 	p->pfds[n++] = (struct pollfd){.fd = p->wake_fd, .events = POLLIN};
-	if (now >= p->accept_paused_until)
+	if (p->listen_fd < 0)
+		; /* no longer accepting */
+	else if (now >= p->accept_paused_until)
 		p->pfds[n++] = (struct pollfd){.fd = p->listen_fd, .events = POLLIN};
 	else
 		next = p->accept_paused_until;
@@ -539,9 +542,14 @@ static void *proxy_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
 		bool stop = p->stopping;
+		bool no_accept = p->no_accept;
 		struct relay *in = p->pending;
 		p->pending = NULL;
 		pthread_mutex_unlock(&p->lock);
+		if (no_accept && p->listen_fd >= 0) {
+			close(p->listen_fd);
+			p->listen_fd = -1;
+		}
 		int64_t now = now_ms();
 		while (in != NULL) { /* dialed by libdqlite: start their handshakes */
 			struct relay *r = in;
@@ -569,7 +577,8 @@ static void *proxy_main(void *arg)
 			ssize_t got = read(p->wake_fd, &v, sizeof v);
 			(void)got;
 		}
-		if (rv > 0 && n > 1 && p->pfds[1].fd == p->listen_fd && p->pfds[1].revents != 0)
+		if (rv > 0 && n > 1 && p->listen_fd >= 0 && p->pfds[1].fd == p->listen_fd &&
+		    p->pfds[1].revents != 0)
 			accept_all(p, now);
 
 		for (struct relay **link = &p->relays; *link != NULL;) {
@@ -683,6 +692,14 @@ int node_proxy_start(struct node_proxy *p)
 	}
 	p->started = true;
 	return 0;
+}
+
+void node_proxy_stop_accepting(struct node_proxy *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->no_accept = true;
+	pthread_mutex_unlock(&p->lock);
+	wake(p);
 }
 
 int node_proxy_connect(void *arg, const char *address, int *fd)

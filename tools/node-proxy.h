@@ -41,6 +41,10 @@ int node_proxy_new(const struct node_proxy_config *cfg, struct node_proxy **out)
 /* Start relaying (once libdqlite listens on the backend).  0 or -1. */
 int node_proxy_start(struct node_proxy *p);
 
+/* Close the listening socket (new clients are refused) while existing
+ * relays and raft dials go on: before stopping libdqlite. */
+void node_proxy_stop_accepting(struct node_proxy *p);
+
 /* libdqlite's connect function (dqlite_node_set_connect_func, arg = the
  * proxy).  Never blocks: TLS failures show up as end of file on the fd. */
 int node_proxy_connect(void *arg, const char *address, int *fd);
