@@ -567,9 +567,16 @@ static void *proxy_main(void *arg)
 		int timeout;
 		nfds_t n = build_pollfds(p, now, &timeout);
 		int rv = poll(p->pfds, n, timeout);
+		if (rv < 0 && errno == ENOMEM) {
+			struct timespec ts = {.tv_nsec = 10 * 1000000};
+			nanosleep(&ts, NULL); /* transient: try again */
+			continue;
+		}
 		if (rv < 0 && errno != EINTR) {
+			/* A node whose front end stopped would look alive and
+			 * answer nobody: better to die loudly. */
 			say("poll: %s", strerror(errno));
-			break;
+			abort();
 		}
 		now = now_ms();
 		if (rv > 0 && (p->pfds[0].revents & POLLIN)) {
