@@ -503,27 +503,32 @@ START_TEST(test_states_and_cancel)
 END_TEST
 
 /* Waiting from a worker of the future's own pool is refused, not a hang.
- * The pool pointer is a stand-in that nothing dereferences on this path. */
+ * The pool is a real one that is never used (so it starts no thread and
+ * opens no socket); the future is made by hand and never queued on it. */
 START_TEST(test_wait_from_worker_deadlock)
 {
-	static char fake_pool;
-	struct dqlc_pool *pool = (struct dqlc_pool *)(void *)&fake_pool;
-	struct dqlc_future *f =
-	    dqlc__future_new(pool, DQLC__JOB_EXEC, "SELECT 1", NULL, 0, NULL, 0);
+	dqlc_pool_t *pool = NULL;
+	struct dqlc_future *f;
 	dqlc_error_t e;
+	ck_assert_msg(dqlc_pool_create("dqlite://127.0.0.1:1", NULL, &pool, &e) == 0, "%s",
+		      e.message);
+	f = dqlc__future_new(pool, DQLC__JOB_EXEC, "SELECT 1", NULL, 0, NULL, 0);
 	ck_assert_ptr_nonnull(f);
+	ck_assert(dqlc__future_start(f)); /* as if a worker had taken it */
 	dqlc__worker_of = pool;
 	ck_assert_int_eq(dqlc_future_wait(f), DQLC_EDEADLK);
 	ck_assert_int_eq(dqlc_future_error(f, &e), DQLC_EDEADLK);
 	ck_assert_int_eq(e.code, DQLC_EDEADLK);
 	ck_assert_ptr_nonnull(strstr(e.message, "deadlock"));
 	ck_assert_ptr_null(dqlc_future_take_result(f));
+	ck_assert(!dqlc_future_ready(f));
 	/* once complete, waiting is fine even from a worker */
 	dqlc__future_complete(f, DQLC_ESQL, NULL, NULL, true);
 	ck_assert_int_eq(dqlc_future_wait(f), DQLC_ESQL);
 	ck_assert_int_eq(dqlc_future_wait_for(f, 10), DQLC_ESQL);
 	dqlc__worker_of = NULL;
 	dqlc_future_free(f);
+	dqlc_pool_close(pool);
 }
 END_TEST
 
