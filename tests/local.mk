@@ -55,11 +55,11 @@ tests_integration_test_conn_failover_SOURCES = tests/integration/test_conn_failo
 	$(HARNESS_SOURCES)
 tests_integration_test_conn_failover_CFLAGS = $(HARNESS_CFLAGS)
 tests_integration_test_conn_failover_LDADD = $(TEST_LIBS)
-endif
 check_PROGRAMS += tests/integration/test-interop
 tests_integration_test_interop_SOURCES = tests/integration/test_interop.c $(HARNESS_SOURCES)
 tests_integration_test_interop_CFLAGS = $(HARNESS_CFLAGS)
 tests_integration_test_interop_LDADD = $(TEST_LIBS)
+endif
 endif
 # ---- end of connection tests ------------------------------------------------
 
