@@ -402,12 +402,17 @@ static int run_interactive(struct shell *sh)
 	intr_fd = intr_start(on_intr, sh);
 	rd = reader_open_tty(intr_fd, hist);
 	free(hist);
-	printf("dqlc %s: connected to %s, database %s.  Type .help for help.\n",
-	       PACKAGE_VERSION, sh->opts->servers, sh->database);
-	fflush(stdout);
 	dqlc_error_clear(&err);
-	if ((rv = shell_conn(sh, &c, &err)) != 0)
-		shell_lib_error(sh, rv, &err); /* the next statement tries again */
+	if ((rv = shell_conn(sh, &c, &err)) == 0) {
+		printf("dqlc %s: database %s on %s (the leader).  Type .help for help.\n",
+		       PACKAGE_VERSION, sh->database, dqlc_conn_address(c));
+	} else {
+		shell_lib_error(sh, rv, &err);
+		printf("dqlc %s: database %s, not connected (each statement tries again).  "
+		       "Type .help for help.\n",
+		       PACKAGE_VERSION, sh->database);
+	}
+	fflush(stdout);
 	while (!sh->quit) {
 		make_prompts(sh, &main_p, &cont_p);
 		rv = reader_getline(rd, input_pending(&in) ? cont_p.p : main_p.p, &line, &len);

