@@ -236,12 +236,26 @@ static bool would_deadlock(struct dqlc_future *f)
 	return dqlc__worker_of != NULL && dqlc__worker_of == f->pool;
 }
 
+/* In a forked child, a future the parent had queued or running is failed
+ * with DQLC_EFORKED by the pool's rebuild: make sure it happened before
+ * waiting on (or polling) a future that is not done. */
+static void check_fork(struct dqlc_future *f)
+{
+	bool pending;
+	dqlc__future_lock(f);
+	pending = f->state != DQLC__F_DONE && f->pool != NULL;
+	dqlc__future_unlock(f);
+	if (pending)
+		dqlc__pool_check_fork(f->pool);
+}
+
 int dqlc_future_wait(dqlc_future_t *f)
 {
 	int rv;
 	bool queued;
 	if (f == NULL)
 		return DQLC_EINVAL;
+	check_fork(f);
 	dqlc__future_lock(f);
 	queued = f->state == DQLC__F_QUEUED && f->pool != NULL && !would_deadlock(f);
 	dqlc__future_unlock(f);
@@ -264,6 +278,7 @@ int dqlc_future_wait_for(dqlc_future_t *f, int64_t timeout_ms)
 	bool queued;
 	if (f == NULL)
 		return DQLC_EINVAL;
+	check_fork(f);
 	dqlc__future_lock(f);
 	queued = f->state == DQLC__F_QUEUED && f->pool != NULL;
 	dqlc__future_unlock(f);
@@ -284,6 +299,7 @@ bool dqlc_future_ready(dqlc_future_t *f)
 	bool done;
 	if (f == NULL)
 		return false;
+	check_fork(f);
 	dqlc__future_lock(f);
 	done = f->state == DQLC__F_DONE;
 	dqlc__future_unlock(f);
@@ -295,6 +311,7 @@ int dqlc_future_set_callback(dqlc_future_t *f, void (*cb)(dqlc_future_t *, void 
 	bool now;
 	if (f == NULL || cb == NULL)
 		return DQLC_EINVAL;
+	check_fork(f); /* a parent's request completes first: cb runs here, once */
 	dqlc__future_lock(f);
 	if (f->cb_set) {
 		dqlc__future_unlock(f);

@@ -80,6 +80,15 @@ void dqlc__pool_adopt(struct dqlc_pool *p)
 		p->forked_explicit = true;
 }
 
+void dqlc__pool_check_fork(struct dqlc_pool *p)
+{
+	if (atomic_load_explicit(&p->pid, memory_order_relaxed) == getpid())
+		return;
+	pthread_mutex_lock(&p->mu);
+	dqlc__pool_adopt(p);
+	pthread_mutex_unlock(&p->mu);
+}
+
 int dqlc__pool_enter(struct dqlc_pool *p, dqlc_error_t *err)
 {
 	if (p == NULL)

@@ -43,7 +43,9 @@ struct dqlc_pool {
 	enum dqlc__pool_state state;
 
 	/* fork safety */
-	pid_t pid;              /* process the pool's threads and sockets belong to */
+	_Atomic pid_t pid;      /* process the pool's threads and sockets belong to
+				 * (changed under mu; read without it by
+				 * dqlc__pool_check_fork) */
 	bool forked_explicit;   /* inherited in "explicit" mode: refuse until after_fork */
 	struct dqlc_pool *reg_next, *reg_prev;
 
@@ -130,6 +132,10 @@ int dqlc__pool_enter(struct dqlc_pool *p, dqlc_error_t *err);
  * mode also mark it refusing until dqlc_pool_after_fork().  Every path
  * that may wait on or touch the pool's requests calls it first. */
 void dqlc__pool_adopt(struct dqlc_pool *p);
+/* The same without p->mu held, cheap when nothing was forked: for the
+ * future calls that may otherwise wait without touching the pool (a wait
+ * on a request the parent was running when it forked). */
+void dqlc__pool_check_fork(struct dqlc_pool *p);
 
 /* Fork registry (fork.c). */
 void dqlc__fork_register(struct dqlc_pool *p);
