@@ -3,7 +3,8 @@
  * flight, children that exit in every way, a pre-fork master with 50
  * workers, 100 forks under load, a never-used pool that stays
  * single-threaded, fork=explicit, a raw clone(2) that skips the atfork
- * handlers, and a leased connection held across fork.
+ * handlers, a leased connection held across fork, and a child whose first
+ * call is on a future its parent had running or queued.
  *
  * Rules these tests keep (they must hold under CK_FORK=yes and =no):
  *  - a child never calls a Check assertion: it reports through a pipe (a
@@ -1494,6 +1495,149 @@ START_TEST(test_lease_across_fork)
 }
 END_TEST
 
+/* ===========================================================================
+ * 9. The child's FIRST library call is on a future the parent had running
+ *    (or queued) at fork: wait, wait_for, ready (polled), cancel or
+ *    set_callback.  Each sees DQLC_EFORKED at once, none waits forever.
+ * ======================================================================== */
+
+enum { FC_WAIT, FC_WAIT_FOR, FC_READY, FC_CANCEL, FC_CALLBACK, FC_N };
+static const char *const fc_names[FC_N] = {"wait", "wait_for", "ready", "cancel",
+					   "set_callback"};
+#define SLOW_BIG 400000 /* ~0.3 s on the server: surely still running at fork */
+
+static atomic_int fc_cb_runs, fc_cb_code;
+
+static void fc_cb(dqlc_future_t *f, void *arg)
+{
+	(void)arg;
+	atomic_store(&fc_cb_code, dqlc_future_wait(f));
+	atomic_fetch_add(&fc_cb_runs, 1);
+}
+
+static void first_call_child(dqlc_pool_t *p, int call, dqlc_future_t *target,
+			     dqlc_future_t *other, int wfd)
+{
+	struct report r;
+	char why[256];
+	bool ready = false;
+	int rc;
+	memset(&r, 0, sizeof r);
+	atomic_store(&fc_cb_runs, 0);
+	switch (call) {
+	case FC_WAIT:
+		rc = dqlc_future_wait(target);
+		break;
+	case FC_WAIT_FOR:
+		rc = dqlc_future_wait_for(target, 10000);
+		break;
+	case FC_READY:
+		POLL_UNTIL(ready, dqlc_future_ready(target), 10000);
+		rc = ready ? dqlc_future_wait(target) : DQLC_ETIMEDOUT;
+		break;
+	case FC_CANCEL:
+		/* Already failed by the rebuild: nothing left to cancel. */
+		r.aux[0] = dqlc_future_cancel(target);
+		rc = dqlc_future_wait_for(target, 10000);
+		break;
+	default:
+		rc = dqlc_future_set_callback(target, fc_cb, NULL);
+		if (rc != 0)
+			rfail(&r, "set_callback: %s", dqlc_errname(rc));
+		rc = dqlc_future_wait_for(target, 10000);
+		r.aux[1] = atomic_load(&fc_cb_runs);
+		r.aux[2] = atomic_load(&fc_cb_code);
+		break;
+	}
+	if (rc != DQLC_EFORKED)
+		rfail(&r, "%s on the parent's future: %s, not DQLC_EFORKED", fc_names[call],
+		      dqlc_errname(rc));
+	rc = dqlc_future_wait_for(other, 10000);
+	if (rc != DQLC_EFORKED)
+		rfail(&r, "the other parent future: %s, not DQLC_EFORKED", dqlc_errname(rc));
+	dqlc_future_free(target);
+	dqlc_future_free(other);
+	if (kv_query(p, 3, why, sizeof why) == 0)
+		r.queries_ok++;
+	else
+		rfail(&r, "child query: %s", why);
+	dqlc_pool_close(p);
+	child_finish(wfd, &r, false);
+}
+
+START_TEST(test_first_call)
+{
+	int call = _i / 2;
+	bool on_running = _i % 2 == 0;
+	dqlc_pool_t *p = pool_new("workers=1&pool_max=1");
+	dqlc_future_t *f_run, *f_q;
+	dqlc_pool_stats_t s;
+	struct cbreader cr;
+	struct report r;
+	char why[256];
+	bool ok;
+	int rfd[2];
+	pid_t pid;
+
+	setup_tables(p);
+	cbreader_start(&cr);
+	/* Nobody waits on them before the fork, so nobody runs them inline:
+	 * the one worker runs f_run while f_q waits in the queue.  The
+	 * parent's callbacks (except where the child sets its own) must run
+	 * in the parent only. */
+	f_run = slow_submit(p, SLOW_BIG, 1);
+	ck_assert_ptr_nonnull(f_run);
+	if (call != FC_CALLBACK)
+		ck_assert_int_eq(dqlc_future_set_callback(f_run, on_done, (void *)(intptr_t)1), 0);
+	POLL_UNTIL(ok, (s = stats(p), s.in_flight == 1 && s.queued == 0), 10000);
+	ck_assert_msg(ok, "the slow request never started (%u, %u)", s.in_flight, s.queued);
+	f_q = slow_submit(p, SLOW_N, 2);
+	ck_assert_ptr_nonnull(f_q);
+	if (call != FC_CALLBACK)
+		ck_assert_int_eq(dqlc_future_set_callback(f_q, on_done, (void *)(intptr_t)2), 0);
+	s = stats(p);
+	ck_assert_msg(s.in_flight == 1 && s.queued == 1, "not one running and one queued (%u, %u)",
+		      s.in_flight, s.queued);
+
+	report_pipe(rfd);
+	pid = kid_fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(rfd[0]);
+		first_call_child(p, call, on_running ? f_run : f_q, on_running ? f_q : f_run,
+				 rfd[1]);
+	}
+	close(rfd[1]);
+	expect_report(rfd[0], pid, 60000, &r);
+	close(rfd[0]);
+	ck_assert_int_eq(r.queries_ok, 1);
+	if (call == FC_CANCEL)
+		ck_assert_int_eq(r.aux[0], DQLC_EINVAL);
+	if (call == FC_CALLBACK) {
+		/* Registered in the child, it runs there once, with the outcome. */
+		ck_assert_int_eq(r.aux[1], 1);
+		ck_assert_int_eq(r.aux[2], DQLC_EFORKED);
+	}
+
+	for (int i = 0; i < 2; i++) {
+		dqlc_future_t *f = i == 0 ? f_run : f_q;
+		dqlc_error_t e = {0};
+		int rc = dqlc_future_error(f, &e);
+		dqlc_result_t *res = dqlc_future_take_result(f);
+		int good = slow_check(res, i == 0 ? SLOW_BIG : SLOW_N, i + 1, why, sizeof why);
+		dqlc_result_free(res);
+		dqlc_future_free(f);
+		ck_assert_msg(rc == 0, "parent future %d: %s (%s)", i, dqlc_errname(rc), e.message);
+		ck_assert_msg(good == 0, "parent: %s", why);
+	}
+	dqlc_pool_close(p);
+	cbreader_stop(&cr);
+	ck_assert_int_eq(cr.tags[1], call != FC_CALLBACK);
+	ck_assert_int_eq(cr.tags[2], call != FC_CALLBACK);
+	ck_assert_int_eq(cr.n_other, 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------- */
 
 static TCase *tcase(Suite *s, const char *name, double timeout)
@@ -1516,6 +1660,7 @@ static Suite *fork_suite(void)
 	tcase_add_test(tcase(s, "explicit", 90), test_explicit);
 	tcase_add_test(tcase(s, "raw_clone", 90), test_raw_clone);
 	tcase_add_loop_test(tcase(s, "lease", 90), test_lease_across_fork, 0, 2);
+	tcase_add_loop_test(tcase(s, "first_call", 90), test_first_call, 0, 2 * FC_N);
 	return s;
 }
 
