@@ -451,8 +451,10 @@ int main(int argc, char **argv)
 
 	setlocale(LC_CTYPE, "");
 	rv = shell_args_parse(&opts, argc, argv);
-	if (rv >= 0)
+	if (rv >= 0) {
+		shell_args_free(&opts);
 		return rv;
+	}
 
 	memset(&sh, 0, sizeof sh);
 	sh.opts = &opts;
