@@ -76,6 +76,8 @@ void dqlc__conn_destroy(struct dqlc_conn *c)
 	/* Statements outlive nothing: detach them so a later finalize is a
 	 * plain free and never sends a stale id. */
 	dqlc__conn_forget_stmts(c);
+	if (c->cursor != NULL)
+		dqlc__cursor_orphan(c->cursor);
 	/* Freeing the TLS session sends nothing (no close_notify). */
 	dqlc__tls_free(c->tls);
 	if (c->fd >= 0)

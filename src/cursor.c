@@ -116,6 +116,9 @@ int dqlc_conn_cursor(dqlc_conn_t *c, const char *sql, const dqlc_value_t *params
 	if (out == NULL || sql == NULL || (n > 0 && params == NULL))
 		return dqlc__err(err, DQLC_EINVAL, "dqlc_conn_cursor: bad argument");
 	*out = NULL;
+	if (dqlc__sql_is_multi(sql))
+		return dqlc__err(err, DQLC_EINVAL,
+				 "a cursor runs one statement and this SQL has several");
 	if (dqlc__sql_has_keyword(sql, "RETURNING"))
 		return dqlc__err(err, DQLC_EINVAL,
 				 "refusing to stream a statement with RETURNING: dqlite 1.11 "
@@ -162,6 +165,15 @@ fail:
 out:
 	dqlc__conn_leave(c);
 	return rv;
+}
+
+void dqlc__cursor_orphan(struct dqlc_cursor *cur)
+{
+	cur->conn = NULL;
+	cur->more = false;
+	if (cur->code == 0)
+		cur->code = dqlc__err(&cur->err, DQLC_EMISUSE,
+				      "the cursor's connection was closed before the cursor");
 }
 
 bool dqlc_cursor_next(dqlc_cursor_t *cur)
@@ -216,15 +228,15 @@ void dqlc_cursor_close(dqlc_cursor_t *cur)
 	if (cur == NULL)
 		return;
 	c = cur->conn;
-	if (cur->more && !cur->conn->broken) {
+	if (c != NULL && cur->more && !c->broken) {
 		/* Rows are still coming: interrupt and drain so the
 		 * connection can serve the next request. */
 		dqlc_error_t ignored;
-		if (dqlc__conn_interrupt_drain(cur->conn, dqlc__conn_deadline(cur->conn),
-					       &ignored) != 0)
-			dqlc__conn_break(cur->conn);
+		if (dqlc__conn_interrupt_drain(c, dqlc__conn_deadline(c), &ignored) != 0)
+			dqlc__conn_break(c);
 	}
-	cur->conn->cursor = NULL;
+	if (c != NULL)
+		c->cursor = NULL;
 	if (cur->names != NULL)
 		for (i = 0; i < cur->rows.ncols; i++)
 			free(cur->names[i]);
@@ -232,5 +244,6 @@ void dqlc_cursor_close(dqlc_cursor_t *cur)
 	dqlc__rows_free(&cur->rows);
 	free(cur->chunk);
 	free(cur);
-	dqlc__conn_leave(c); /* the call that dqlc_conn_cursor began */
+	if (c != NULL)
+		dqlc__conn_leave(c); /* the call that dqlc_conn_cursor began */
 }

@@ -332,9 +332,15 @@ int dqlc_future_set_callback(dqlc_future_t *f, void (*cb)(dqlc_future_t *, void 
 int dqlc_future_cancel(dqlc_future_t *f)
 {
 	int rv = DQLC_EINVAL;
+	bool queued;
 	if (f == NULL)
 		return DQLC_EINVAL;
-	if (f->pool != NULL && dqlc__pool_cancel_queued(f->pool, f))
+	/* A completed future may have outlived its pool: never touch the pool
+	 * unless the request is still queued (then the pool is open). */
+	dqlc__future_lock(f);
+	queued = f->state == DQLC__F_QUEUED;
+	dqlc__future_unlock(f);
+	if (queued && f->pool != NULL && dqlc__pool_cancel_queued(f->pool, f))
 		return 0;
 	dqlc__future_lock(f);
 	if (f->state == DQLC__F_RUNNING) {

@@ -102,6 +102,11 @@ int dqlc_conn_exec(dqlc_conn_t *c, const char *sql, const dqlc_value_t *params, 
  * server and crash it on the next write (PROTOCOL.md §5.8, §10). */
 static int refuse_write_query(const char *sql, dqlc_error_t *err)
 {
+	if (dqlc__sql_is_multi(sql))
+		return dqlc__err(err, DQLC_EINVAL,
+				 "a query runs one statement and this SQL has several (the "
+				 "server would silently run only the first): use dqlc_conn_exec "
+				 "for scripts");
 	if (dqlc__sql_has_keyword(sql, "RETURNING"))
 		return dqlc__err(err, DQLC_EINVAL,
 				 "refusing to send a statement with RETURNING as a query: dqlite "

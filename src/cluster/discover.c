@@ -38,6 +38,7 @@ struct probe {
 	uint64_t id;
 	char said[256]; /* the leader address the node reported */
 	char why[160];  /* error text */
+	int code;       /* DQLC_E* of the failure */
 };
 
 struct round {
@@ -56,9 +57,24 @@ static void probe_close(struct probe *p)
 	p->fd = -1;
 }
 
+static void probe_fail(struct probe *p, const char *why);
+
+/* Record a failure reported by the socket/TLS layers, without repeating
+ * the address they may have put in front (the summary names it). */
+static void probe_error(struct probe *p, const dqlc_error_t *e)
+{
+	const char *why = e->message;
+	size_t n = strlen(p->addr);
+	if (strncmp(why, p->addr, n) == 0 && why[n] == ':' && why[n + 1] == ' ')
+		why += n + 2;
+	probe_fail(p, why);
+	p->code = e->code;
+}
+
 static void probe_fail(struct probe *p, const char *why)
 {
 	probe_close(p);
+	p->code = DQLC_ECONNECT;
 	p->st = P_DONE;
 	p->outcome = O_ERROR;
 	snprintf(p->why, sizeof p->why, "%s", why);
@@ -101,7 +117,7 @@ static void connected(struct round *r, struct probe *p)
 	dqlc__sock_tune(p->fd, r->cfg);
 	if (r->cfg->tls_ctx != NULL) {
 		if (dqlc__tls_new(r->cfg, p->fd, p->addr, &p->tls, &e) != 0) {
-			probe_fail(p, e.message);
+			probe_error(p, &e);
 			return;
 		}
 		p->st = P_HANDSHAKE;
@@ -121,14 +137,14 @@ static void probe_start(struct round *r, struct probe *p)
 		 * own timeout, and the exchange after it is multiplexed. */
 		rv = dqlc__sock_dial(r->cfg, p->addr, p->deadline, &p->fd, &e);
 		if (rv != 0) {
-			probe_fail(p, e.message);
+			probe_error(p, &e);
 			return;
 		}
 		connected(r, p);
 	} else {
 		rv = dqlc__sock_connect_start(p->addr, &p->fd, &e);
 		if (rv != 0) {
-			probe_fail(p, e.message);
+			probe_error(p, &e);
 			return;
 		}
 		p->st = P_CONNECTING;
@@ -153,7 +169,7 @@ static void probe_judge(struct round *r, struct probe *p, const dqlc__hdr_t *h)
 		if (dqlc__dec_failure(body, len, &code, &msg, &e) == 0)
 			snprintf(e.message, sizeof e.message, "LEADER failed: %llu %s",
 				 (unsigned long long)code, msg);
-		probe_fail(p, e.message);
+		probe_error(p, &e);
 		return;
 	}
 	if (h->type != DQLC__RESP_SERVER) {
@@ -161,7 +177,7 @@ static void probe_judge(struct round *r, struct probe *p, const dqlc__hdr_t *h)
 		return;
 	}
 	if (dqlc__dec_server(body, len, &p->id, &addr, &e) != 0) {
-		probe_fail(p, e.message);
+		probe_error(p, &e);
 		return;
 	}
 	snprintf(p->said, sizeof p->said, "%s", addr);
@@ -187,7 +203,7 @@ static void probe_io(struct round *r, struct probe *p, short revents)
 	(void)revents;
 	if (p->st == P_CONNECTING) {
 		if (dqlc__sock_connect_result(p->fd, p->addr, &e) != 0) {
-			probe_fail(p, e.message);
+			probe_error(p, &e);
 			return;
 		}
 		connected(r, p);
@@ -199,7 +215,7 @@ static void probe_io(struct round *r, struct probe *p, short revents)
 			return;
 		}
 		if (rv != 0) {
-			probe_fail(p, e.message);
+			probe_error(p, &e);
 			return;
 		}
 		p->st = P_SENDING;
@@ -213,7 +229,7 @@ static void probe_io(struct round *r, struct probe *p, short revents)
 			return;
 		}
 		if (rv != 0) {
-			probe_fail(p, e.message);
+			probe_error(p, &e);
 			return;
 		}
 		p->out_off += n;
@@ -232,16 +248,17 @@ static void probe_io(struct round *r, struct probe *p, short revents)
 			return;
 		}
 		if (rv != 0) {
-			probe_fail(p, rv == DQLC_EIO && p->in_len == 0
-					  ? "connection closed before answering"
-					  : e.message);
+			if (rv == DQLC_EIO && p->in_len == 0)
+				probe_fail(p, "connection closed before answering");
+			else
+				probe_error(p, &e);
 			return;
 		}
 		p->in_len += n;
 		if (p->in_len < 8)
 			continue;
 		if (dqlc__wire_header(p->in, REPLY_MAX - 8, &h, &e) != 0) {
-			probe_fail(p, e.message);
+			probe_error(p, &e);
 			return;
 		}
 		if (p->in_len >= 8 + (size_t)h.words * 8)
@@ -348,7 +365,7 @@ static int round_error(struct round *r, dqlc_error_t *err)
 {
 	char msg[sizeof err->message];
 	size_t i, off = 0;
-	bool answered = false;
+	bool answered = false, tls = false;
 	for (i = 0; i < r->n; i++) {
 		struct probe *p = &r->p[i];
 		const char *what = p->why;
@@ -362,12 +379,17 @@ static int round_error(struct round *r, dqlc_error_t *err)
 			what = "not probed";
 		if (p->outcome == O_UNKNOWN || p->outcome == O_REDIRECT)
 			answered = true;
+		if (p->outcome == O_ERROR && p->code == DQLC_ETLS)
+			tls = true;
 		if (off < sizeof msg)
 			off += (size_t)snprintf(msg + off, sizeof msg - off, "%s%s: %s",
 						i ? "; " : "", p->addr, what);
 	}
 	if (answered)
 		return dqlc__err(err, DQLC_ENOLEADER, "no leader: %s", msg);
+	/* Reachable, but TLS failed: that is what the caller must fix. */
+	if (tls)
+		return dqlc__err(err, DQLC_ETLS, "TLS failed: %s", msg);
 	return dqlc__err(err, DQLC_ECONNECT, "no node reachable: %s", msg);
 }
 

@@ -3,6 +3,7 @@
  * CLUSTER request on it; a full search happens only when that fails or a
  * worker reports the leader gone. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,7 +279,14 @@ static int ensure_thread(struct dqlc__map *m, dqlc_error_t *err)
 		return 0;
 	if (m->stop)
 		return dqlc__err(err, DQLC_ECLOSED, "pool is closing");
-	rv = pthread_create(&m->thread, NULL, thread_main, m);
+	{
+		/* Like the workers, the discovery thread takes no signals. */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		rv = pthread_create(&m->thread, NULL, thread_main, m);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
 	if (rv != 0)
 		return dqlc__err_sys(err, DQLC_ENOMEM, rv, "starting the discovery thread");
 	m->running = true;

@@ -239,6 +239,12 @@ void dqlc__pool_release(struct dqlc_pool *p, struct dqlc_conn *c)
 	int64_t now = dqlc__now_ns();
 	c->deadline_cap = DQLC__NO_DEADLINE;
 	c->timeout_ms = p->cfg.request_timeout_ms;
+	if (c->cursor != NULL) {
+		/* Returned with a result still streaming: not reusable. */
+		dqlc__cursor_orphan(c->cursor);
+		c->cursor = NULL;
+		dqlc__conn_break(c);
+	}
 	if (c->in_tx && !c->broken && !c->forked) {
 		/* Never hand out a connection inside someone's transaction. */
 		if (dqlc_conn_rollback(c, NULL) != 0)
