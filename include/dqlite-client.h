@@ -521,7 +521,12 @@ DQLC_API void dqlc_dump_free(dqlc_dump_t *dump); /* NULL-safe */
  * unknown fails with DQLC_ERRF_MAYBE_EXECUTED and is never retried silently.
  *
  * Writes from one pool are serialized (the "write lane"), so concurrent
- * writers in one process never see SQLITE_BUSY from each other.
+ * dqlc_pool_exec() writers in one process never see SQLITE_BUSY from each
+ * other; dqlc_pool_transaction() takes the lane too.  Leased connections
+ * (dqlc_pool_acquire) do not: a hand-written transaction on a lease can
+ * meet SQLITE_BUSY from the pool's other writes — retry it, or use
+ * dqlc_pool_transaction().  Writes from other processes can always meet
+ * SQLITE_BUSY; the pool retries those with backoff within the deadline.
  * ========================================================================= */
 
 typedef struct dqlc_pool dqlc_pool_t;
@@ -671,9 +676,10 @@ DQLC_API int dqlc_future_wait_for(dqlc_future_t *f, int64_t timeout_ms);
 DQLC_API bool dqlc_future_ready(dqlc_future_t *f);
 /**
  * Register the completion callback (once per future; a second call is
- * DQLC_EMISUSE).  It runs exactly once: on the worker that completes the
- * request, with no library lock held, or right here if the future is
- * already complete.  Result and error accessors work inside it; waiting on
+ * DQLC_EMISUSE).  It runs exactly once, with no library lock held: on the
+ * worker that completes the request; right here if the future is already
+ * complete; or on the thread whose dqlc_future_cancel() dropped the queued
+ * request, or whose dqlc_pool_close() (close=abort) failed it.  Result and error accessors work inside it; waiting on
  * another future of the same pool there returns DQLC_EDEADLK.  `arg` must
  * stay valid until the callback has run.  The callback must not block for
  * long: it occupies a worker.
