@@ -596,7 +596,9 @@ DQLC_API int dqlc_pool_leader(dqlc_pool_t *pool, char *buf, size_t len, dqlc_err
  * Stop the pool: drain or abort queued work (the `close` key), fail what is
  * left with DQLC_ECLOSED, join every thread, close every connection, free.
  * No thread or socket outlives it.  Connections still leased are closed when
- * they are returned.  NULL-safe.
+ * they are returned.  Call it once, after every other call on the pool
+ * (including dqlc_pool_transaction) has returned; futures outlive the pool:
+ * they may still be waited on, read, cancelled and freed.  NULL-safe.
  */
 DQLC_API void dqlc_pool_close(dqlc_pool_t *pool);
 
