@@ -35,6 +35,7 @@ command -v tmux >/dev/null 2>&1 || fail "tmux is not installed (scripts/deps.sh 
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dqlc-tty-XXXXXX") || fail "mktemp"
 sock="dqlc-tty-$$"
+export TMUX_TMPDIR="$work"    # the server's socket goes away with $work
 screen="$work/screen"
 T() { tmux -L "$sock" "$@"; }
 
