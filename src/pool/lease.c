@@ -171,6 +171,8 @@ static int lease(struct dqlc_pool *p, int64_t deadline, bool always_check,
 	}
 }
 
+static struct dqlc_conn *expired_idle(struct dqlc_pool *p, int64_t now);
+
 int dqlc__pool_lease(struct dqlc_pool *p, int64_t deadline, struct dqlc_conn **out,
 		     dqlc_error_t *err)
 {
@@ -180,6 +182,18 @@ int dqlc__pool_lease(struct dqlc_pool *p, int64_t deadline, struct dqlc_conn **o
 void dqlc__pool_keep_warm(void *arg)
 {
 	struct dqlc_pool *p = arg;
+	/* Close connections idle past idle_timeout_ms (above pool_min): a pool
+	 * that went quiet gives its sockets back without waiting for a
+	 * release to notice. */
+	for (;;) {
+		struct dqlc_conn *c;
+		pthread_mutex_lock(&p->mu);
+		c = p->state == DQLC__POOL_RUNNING ? expired_idle(p, dqlc__now_ns()) : NULL;
+		pthread_mutex_unlock(&p->mu);
+		if (c == NULL)
+			break;
+		dqlc__conn_destroy(c);
+	}
 	for (;;) {
 		struct dqlc_conn *c;
 		dqlc_error_t e;
