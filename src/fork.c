@@ -18,6 +18,7 @@
 #include "error.h"
 #include "future.h"
 #include "pool/pool.h"
+#include "sync.h"
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct dqlc_pool *registry;
@@ -54,28 +55,30 @@ static void parent(void)
 	unlock_all();
 }
 
+/* The parent's connection: close our copies of its descriptors (close()
+ * only — never shutdown(), a goodbye or a TLS close_notify, which would
+ * reach the parent's peer) and never touch them again.  Async-signal-safe. */
+static void abandon_sockets(struct dqlc_conn *c)
+{
+	if (c == NULL || c->forked)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
+	c->fd = c->wake_fd = -1;
+	c->forked = true;
+}
+
 /* Only async-signal-safe work here: close() and plain stores. */
 static void child(void)
 {
 	struct dqlc_pool *p;
 	struct dqlc_conn *c;
 	for (p = registry; p != NULL; p = p->reg_next) {
-		for (c = p->conns; c != NULL; c = c->pool_next) {
-			if (c->fd >= 0)
-				close(c->fd);
-			if (c->wake_fd >= 0)
-				close(c->wake_fd);
-			c->fd = c->wake_fd = -1;
-			c->forked = true;
-		}
-		if (p->map.control != NULL) {
-			if (p->map.control->fd >= 0)
-				close(p->map.control->fd);
-			if (p->map.control->wake_fd >= 0)
-				close(p->map.control->wake_fd);
-			p->map.control->fd = p->map.control->wake_fd = -1;
-			p->map.control->forked = true;
-		}
+		for (c = p->conns; c != NULL; c = c->pool_next)
+			abandon_sockets(c);
+		abandon_sockets(p->map.control);
 		if (p->map.wake_fd >= 0)
 			close(p->map.wake_fd);
 		p->map.wake_fd = -1;
@@ -115,15 +118,6 @@ void dqlc__fork_unregister(struct dqlc_pool *p)
 	pthread_mutex_unlock(&registry_mu);
 }
 
-static void init_cv(pthread_cond_t *cv)
-{
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(cv, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
 /* Fail every future of `list` with DQLC_EFORKED, without callbacks: they
  * belong to the parent, which completes them there. */
 static void fail_parents(struct dqlc_future *list)
@@ -147,11 +141,11 @@ void dqlc__pool_reset_in_child(struct dqlc_pool *p)
 
 	/* Fresh condition variables: the old ones may count waiters that
 	 * only exist in the parent (never destroy those). */
-	init_cv(&p->cv_work);
-	init_cv(&p->cv_conn);
-	init_cv(&p->cv_lane);
-	init_cv(&m->cv_leader);
-	init_cv(&m->cv_thread);
+	dqlc__cond_init(&p->cv_work);
+	dqlc__cond_init(&p->cv_conn);
+	dqlc__cond_init(&p->cv_lane);
+	dqlc__cond_init(&m->cv_leader);
+	dqlc__cond_init(&m->cv_thread);
 
 	/* Sockets were closed at fork (or, without the atfork handler, are
 	 * closed now); free the objects, except leases a caller still holds:
@@ -161,14 +155,7 @@ void dqlc__pool_reset_in_child(struct dqlc_pool *p)
 	p->n_open = p->n_idle = p->n_opening = 0;
 	for (c = conns; c != NULL; c = next) {
 		next = c->pool_next;
-		if (!c->forked) {
-			if (c->fd >= 0)
-				close(c->fd);
-			if (c->wake_fd >= 0)
-				close(c->wake_fd);
-			c->fd = c->wake_fd = -1;
-			c->forked = true;
-		}
+		abandon_sockets(c);
 		if (c->leased) {
 			c->pool_prev = NULL;
 			c->pool_next = p->conns;
@@ -181,13 +168,9 @@ void dqlc__pool_reset_in_child(struct dqlc_pool *p)
 			dqlc__conn_destroy(c);
 		}
 	}
-	if (m->control != NULL) {
-		if (!m->control->forked && m->control->fd >= 0)
-			close(m->control->fd);
-		m->control->fd = -1;
-		dqlc__conn_destroy(m->control);
-		m->control = NULL;
-	}
+	abandon_sockets(m->control);
+	dqlc__conn_destroy(m->control);
+	m->control = NULL;
 	if (m->wake_fd >= 0)
 		close(m->wake_fd);
 	m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

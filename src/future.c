@@ -11,6 +11,7 @@
 #include "error.h"
 #include "future.h"
 #include "pool/pool.h"
+#include "sync.h"
 
 _Thread_local struct dqlc_pool *dqlc__worker_of;
 
@@ -56,20 +57,11 @@ void dqlc__future_unlock_all(void)
 		pthread_mutex_unlock(&stripes[i]);
 }
 
-static void init_cv(pthread_cond_t *cv)
-{
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(cv, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
 void dqlc__future_reinit(struct dqlc_future *f)
 {
 	/* Not destroyed first: glibc may wait there for waiters that only
 	 * existed in the parent. */
-	init_cv(&f->cv);
+	dqlc__cond_init(&f->cv);
 }
 
 static bool has_bytes(int type)
@@ -114,7 +106,7 @@ struct dqlc_future *dqlc__future_new(struct dqlc_pool *pool, enum dqlc__job kind
 			p += v->v.s.n + 1;
 		}
 	}
-	init_cv(&f->cv);
+	dqlc__cond_init(&f->cv);
 	f->refs = 2;
 	f->state = DQLC__F_QUEUED;
 	f->pool = pool;

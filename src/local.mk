@@ -7,7 +7,7 @@ libdqlc_core_la_LIBADD = $(OPENSSL_LIBS)
 libdqlc_core_la_SOURCES = \
 	src/error.c src/error.h \
 	src/value.c \
-	src/clock.h src/rand.c src/rand.h \
+	src/clock.h src/rand.c src/rand.h src/sync.c src/sync.h \
 	src/config.c src/cfg.h \
 	src/net/sock.c src/net/sock.h src/net/tls.c src/net/tls.h \
 	src/conn.c src/conn.h src/sql.c src/cursor.c src/admin.c src/connect.c \

@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "error.h"
 #include "log.h"
+#include "sync.h"
 
 static void free_cands(char **c, size_t n)
 {
@@ -85,18 +86,6 @@ int dqlc__map_init(struct dqlc__map *m, const struct dqlc_config *cfg, dqlc_erro
 	pthread_cond_init(&m->cv_thread, &ca);
 	pthread_condattr_destroy(&ca);
 	return 0;
-}
-
-static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline)
-{
-	struct timespec ts;
-	if (deadline == DQLC__NO_DEADLINE) {
-		pthread_cond_wait(cv, mu);
-		return;
-	}
-	ts.tv_sec = (time_t)(deadline / 1000000000);
-	ts.tv_nsec = (long)(deadline % 1000000000);
-	pthread_cond_timedwait(cv, mu, &ts);
 }
 
 /* Ask the control connection whether its node still leads. */
@@ -192,7 +181,7 @@ static void *thread_main(void *arg)
 		bool suspect;
 		int rv;
 		if (!due) {
-			timed_wait(&m->cv_thread, &m->mu,
+			dqlc__cond_wait_until(&m->cv_thread, &m->mu,
 				   period > 0 ? m->last_refresh_ns + period * 1000000
 					      : DQLC__NO_DEADLINE);
 			continue;
@@ -257,7 +246,7 @@ static void *thread_main(void *arg)
 			if (!m->stop && !m->refresh && m->waiters == 0) {
 				int64_t wait = m->cfg->backoff_cap_ms << (failures < 4 ? failures : 4);
 				failures++;
-				timed_wait(&m->cv_thread, &m->mu, dqlc__deadline_in(wait));
+				dqlc__cond_wait_until(&m->cv_thread, &m->mu, dqlc__deadline_in(wait));
 			}
 		}
 		pthread_cond_broadcast(&m->cv_leader);
@@ -315,7 +304,7 @@ int dqlc__map_leader(struct dqlc__map *m, int64_t deadline, char *addr, size_t l
 		}
 		m->refresh = true;
 		pthread_cond_signal(&m->cv_thread);
-		timed_wait(&m->cv_leader, &m->mu, deadline);
+		dqlc__cond_wait_until(&m->cv_leader, &m->mu, deadline);
 	}
 	m->waiters--;
 	if (rv == 0 && m->stop)

@@ -10,18 +10,7 @@
 #include "log.h"
 #include "net/sock.h"
 #include "pool/pool.h"
-
-static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline)
-{
-	struct timespec ts;
-	if (deadline == DQLC__NO_DEADLINE) {
-		pthread_cond_wait(cv, mu);
-		return;
-	}
-	ts.tv_sec = (time_t)(deadline / 1000000000);
-	ts.tv_nsec = (long)(deadline % 1000000000);
-	pthread_cond_timedwait(cv, mu, &ts);
-}
+#include "sync.h"
 
 /* p->mu held. */
 static void track(struct dqlc_pool *p, struct dqlc_conn *c)
@@ -167,7 +156,7 @@ static int lease(struct dqlc_pool *p, int64_t deadline, bool always_check,
 					 "no pooled connection became free in time (pool_max %lld)",
 					 (long long)p->cfg.pool_max);
 		}
-		timed_wait(&p->cv_conn, &p->mu, deadline);
+		dqlc__cond_wait_until(&p->cv_conn, &p->mu, deadline);
 	}
 }
 
@@ -308,7 +297,7 @@ int dqlc__lane_acquire(struct dqlc_pool *p, int64_t deadline, dqlc_error_t *err)
 			return dqlc__err(err, DQLC_ETIMEDOUT,
 					 "deadline exceeded waiting for the write lane");
 		}
-		timed_wait(&p->cv_lane, &p->mu, deadline);
+		dqlc__cond_wait_until(&p->cv_lane, &p->mu, deadline);
 	}
 	p->lane_busy = true;
 	pthread_mutex_unlock(&p->mu);

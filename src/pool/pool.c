@@ -12,15 +12,7 @@
 #include "log.h"
 #include "pool/pool.h"
 #include "sqltext.h"
-
-static void init_cv(pthread_cond_t *cv)
-{
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(cv, &ca);
-	pthread_condattr_destroy(&ca);
-}
+#include "sync.h"
 
 int dqlc_pool_create(const char *uri, const dqlc_config_t *cfg, dqlc_pool_t **out,
 		     dqlc_error_t *err)
@@ -54,9 +46,9 @@ int dqlc_pool_create(const char *uri, const dqlc_config_t *cfg, dqlc_pool_t **ou
 		return rv;
 	}
 	pthread_mutex_init(&p->mu, NULL);
-	init_cv(&p->cv_work);
-	init_cv(&p->cv_conn);
-	init_cv(&p->cv_lane);
+	dqlc__cond_init(&p->cv_work);
+	dqlc__cond_init(&p->cv_conn);
+	dqlc__cond_init(&p->cv_lane);
 	p->state = DQLC__POOL_RUNNING;
 	p->pid = getpid();
 	p->map.on_refresh = dqlc__pool_keep_warm;

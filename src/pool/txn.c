@@ -8,6 +8,7 @@
 #include "error.h"
 #include "pool/pool.h"
 #include "rand.h"
+#include "sync.h"
 
 /* Did the transaction fail in a way that proves nothing was committed and
  * that a rerun can succeed?  Before COMMIT is sent, a lost connection or a
@@ -24,17 +25,6 @@ static bool rerunnable(const struct dqlc_conn *c, bool commit_sent, const dqlc_e
 		       !(e->flags & DQLC_ERRF_MAYBE_EXECUTED);
 	return c->broken || code == DQLC_SQLITE_LEADERSHIP_LOST || code == 8458 ||
 	       code == DQLC_SQLITE_NOTFOUND;
-}
-
-static void pause_ms(int64_t ms, int64_t deadline)
-{
-	int64_t left = dqlc__deadline_min(dqlc__deadline_in(ms), deadline) - dqlc__now_ns();
-	struct timespec ts;
-	if (left <= 0)
-		return;
-	ts.tv_sec = (time_t)(left / 1000000000);
-	ts.tv_nsec = (long)(left % 1000000000);
-	nanosleep(&ts, NULL);
 }
 
 int dqlc_pool_transaction(dqlc_pool_t *p, int (*fn)(dqlc_conn_t *, void *), void *arg,
@@ -98,7 +88,7 @@ int dqlc_pool_transaction(dqlc_pool_t *p, int (*fn)(dqlc_conn_t *, void *), void
 			break;
 		attempt++;
 		atomic_fetch_add(&p->stats.retries, 1);
-		pause_ms(dqlc__backoff_ms(attempt, 1, 50), deadline);
+		dqlc__pause_ms(dqlc__backoff_ms(attempt, 1, 50), deadline);
 	}
 	if (rv != 0 && err != NULL)
 		*err = e;

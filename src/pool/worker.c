@@ -13,6 +13,7 @@
 #include "future.h"
 #include "pool/pool.h"
 #include "rand.h"
+#include "sync.h"
 
 /* p->mu held: put a started request on the in-flight list. */
 static void track_running(struct dqlc_pool *p, struct dqlc_future *f)
@@ -36,14 +37,6 @@ static void untrack_running(struct dqlc_pool *p, struct dqlc_future *f)
 		f->next->prev = f->prev;
 	f->next = f->prev = NULL;
 	p->in_flight--;
-}
-
-static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline)
-{
-	struct timespec ts;
-	ts.tv_sec = (time_t)(deadline / 1000000000);
-	ts.tv_nsec = (long)(deadline % 1000000000);
-	pthread_cond_timedwait(cv, mu, &ts);
 }
 
 /* p->mu held: the request a worker should take now, or NULL. */
@@ -75,7 +68,7 @@ static void *worker_main(void *arg)
 				int64_t at = p->q_head ? p->q_head->submit_ns + DQLC__GRACE_NS
 						       : dqlc__now_ns() + DQLC__GRACE_NS;
 				sentinel = p->sentinel = true;
-				timed_wait(&p->cv_work, &p->mu, at);
+				dqlc__cond_wait_until(&p->cv_work, &p->mu, at);
 				if (p->q_head == NULL && ++p->idle_polls > 100)
 					p->steal_score = 0; /* idle for a while: plain mode */
 				continue;
@@ -212,18 +205,6 @@ static bool should_retry(const struct dqlc_future *f, int rv, const dqlc_error_t
 	return false;
 }
 
-static void pause_ms(int64_t ms, int64_t deadline)
-{
-	int64_t until = dqlc__deadline_min(dqlc__deadline_in(ms), deadline);
-	int64_t left = until - dqlc__now_ns();
-	struct timespec ts;
-	if (left <= 0)
-		return;
-	ts.tv_sec = (time_t)(left / 1000000000);
-	ts.tv_nsec = (long)(left % 1000000000);
-	nanosleep(&ts, NULL);
-}
-
 /* Run f to its outcome (stored in f->code/err/result; completed by the
  * caller). */
 void dqlc__worker_run(struct dqlc_pool *p, struct dqlc_future *f)
@@ -265,7 +246,7 @@ void dqlc__worker_run(struct dqlc_pool *p, struct dqlc_future *f)
 			    !dqlc__deadline_passed(f->deadline)) {
 				attempt++;
 				atomic_fetch_add(&p->stats.retries, 1);
-				pause_ms(dqlc__backoff_ms(attempt, 2, 100), f->deadline);
+				dqlc__pause_ms(dqlc__backoff_ms(attempt, 2, 100), f->deadline);
 				continue;
 			}
 			break;
@@ -298,7 +279,7 @@ void dqlc__worker_run(struct dqlc_pool *p, struct dqlc_future *f)
 		atomic_fetch_add(&p->stats.retries, 1);
 		if (is_busy(&e)) {
 			atomic_fetch_add(&p->stats.busy_retries, 1);
-			pause_ms(dqlc__backoff_ms(attempt, 1, 50), f->deadline);
+			dqlc__pause_ms(dqlc__backoff_ms(attempt, 1, 50), f->deadline);
 		}
 	}
 	if (rv == DQLC_ETIMEDOUT)
