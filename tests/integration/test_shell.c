@@ -95,7 +95,10 @@ static void spit(const char *path, const char *text)
 	ck_assert_int_eq(fclose(f), 0);
 }
 
-static char tmpdir[256];
+/* Every test's directory lives in root, which main() removes at the end
+ * (a test that fails under CK_FORK=yes exits before its teardown). */
+static char root[256];
+static char tmpdir[320];
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -107,8 +110,7 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 static void tmp_setup(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "%s/dqlc-shell-XXXXXX",
-		 getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	snprintf(tmpdir, sizeof tmpdir, "%s/test-XXXXXX", root);
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
 
@@ -1519,9 +1521,16 @@ static Suite *shell_suite(void)
 
 int main(void)
 {
+	snprintf(root, sizeof root, "%s/dqlc-shell-XXXXXX",
+		 getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(root) == NULL) {
+		perror("mkdtemp");
+		return EXIT_FAILURE;
+	}
 	SRunner *sr = srunner_create(shell_suite());
 	srunner_run_all(sr, CK_ENV);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
