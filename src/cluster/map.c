@@ -401,19 +401,3 @@ void dqlc__map_destroy(struct dqlc__map *m)
 	pthread_cond_destroy(&m->cv_leader);
 	pthread_cond_destroy(&m->cv_thread);
 }
-
-void dqlc__map_after_fork_child(struct dqlc__map *m)
-{
-	/* The thread does not exist here; its socket belongs to the parent. */
-	m->running = false;
-	m->known = false;
-	m->gen++;
-	if (m->control != NULL) {
-		if (m->control->fd >= 0)
-			close(m->control->fd);
-		m->control->fd = -1;
-		m->control->broken = true;
-	}
-	close(m->wake_fd);
-	m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}

@@ -65,7 +65,5 @@ int dqlc__map_snapshot(struct dqlc__map *m, dqlc_node_info_t **nodes, size_t *n,
 /* The generation now (no waiting). */
 uint64_t dqlc__map_gen(struct dqlc__map *m);
 
-/* fork support: the child forgets the thread and its sockets (close only). */
-void dqlc__map_after_fork_child(struct dqlc__map *m);
 
 #endif

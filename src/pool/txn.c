@@ -20,6 +20,9 @@ static bool rerunnable(const struct dqlc_conn *c, bool commit_sent, const dqlc_e
 		return true;
 	if (code == DQLC_SQLITE_NOT_LEADER || code == 8202)
 		return true; /* rejected before running, COMMIT included */
+	if (code == 7)
+		return true; /* 1.11: raft refused the COMMIT's frames (RAFT_NOTLEADER
+				leaked as 7, see worker.c), they were discarded */
 	if (commit_sent)
 		return e != NULL && (e->flags & DQLC_ERRF_RETRYABLE) &&
 		       !(e->flags & DQLC_ERRF_MAYBE_EXECUTED);
@@ -77,7 +80,8 @@ int dqlc_pool_transaction(dqlc_pool_t *p, int (*fn)(dqlc_conn_t *, void *), void
 		}
 		again = rv != 0 && rerunnable(c, commit_sent, &e);
 		if (rv != 0 && (c->broken || c->last_server_code == DQLC_SQLITE_NOT_LEADER ||
-				c->last_server_code == DQLC_SQLITE_LEADERSHIP_LOST))
+				c->last_server_code == DQLC_SQLITE_LEADERSHIP_LOST ||
+				c->last_server_code == 7))
 			dqlc__map_invalidate(&p->map, c->map_gen);
 		if (c->in_tx)
 			dqlc_conn_rollback(c, NULL);

@@ -188,6 +188,17 @@ static bool is_busy(const dqlc_error_t *e)
 	return e->code == DQLC_ESQL && (e->sqlite_code & 0xff) == DQLC_SQLITE_BUSY;
 }
 
+/* libdqlite 1.11 answers a write whose WAL frames raft refused to append
+ * (raft_apply() failing with RAFT_NOTLEADER = 7 while leadership is being
+ * transferred) with that raw raft code, which reads as SQLITE_NOMEM (7): the
+ * frames were aborted, nothing was committed, and the node is about to stop
+ * leading.  A genuine SQLITE_NOMEM of an autocommit write rolled it back
+ * too.  Either way the write can run again, after the leader is found anew. */
+static bool raft_refused(const struct dqlc_future *f, int rv, const dqlc_error_t *e)
+{
+	return f->kind == DQLC__JOB_EXEC && rv == DQLC_ESQL && e->sqlite_code == 7;
+}
+
 /* Is running the request again safe and useful? */
 static bool should_retry(const struct dqlc_future *f, int rv, const dqlc_error_t *e)
 {
@@ -197,6 +208,8 @@ static bool should_retry(const struct dqlc_future *f, int rv, const dqlc_error_t
 		return true; /* nothing was executed */
 	if (is_busy(e))
 		return true; /* rejected before it ran (autocommit) */
+	if (raft_refused(f, rv, e))
+		return true; /* rejected by raft, frames discarded */
 	if (f->kind == DQLC__JOB_QUERY && (rv == DQLC_EIO || (e->flags & DQLC_ERRF_LEADER_CHANGED)))
 		return true; /* reads never write on this protocol */
 	if ((f->flags & DQLC_REQ_IDEMPOTENT) && (e->flags & DQLC_ERRF_MAYBE_EXECUTED) &&
@@ -263,7 +276,8 @@ void dqlc__worker_run(struct dqlc_pool *p, struct dqlc_future *f)
 		 * cancel cannot hit another request. */
 		dqlc__future_set_conn(f, NULL);
 		/* Forget a failed leader before the next writer gets the lane. */
-		if (rv != 0 && ((e.flags & DQLC_ERRF_LEADER_CHANGED) || c->broken))
+		if (rv != 0 &&
+		    ((e.flags & DQLC_ERRF_LEADER_CHANGED) || c->broken || raft_refused(f, rv, &e)))
 			dqlc__map_invalidate(&p->map, c->map_gen);
 		if (write)
 			dqlc__lane_release(p);
@@ -280,6 +294,9 @@ void dqlc__worker_run(struct dqlc_pool *p, struct dqlc_future *f)
 		if (is_busy(&e)) {
 			atomic_fetch_add(&p->stats.busy_retries, 1);
 			dqlc__pause_ms(dqlc__backoff_ms(attempt, 1, 50), f->deadline);
+		} else if (raft_refused(f, rv, &e)) {
+			/* the transfer takes about an election: give it time */
+			dqlc__pause_ms(dqlc__backoff_ms(attempt, 10, 200), f->deadline);
 		}
 	}
 	if (rv == DQLC_ETIMEDOUT)
