@@ -85,6 +85,9 @@ int dqlc__conn_interrupt_drain(struct dqlc_conn *c, int64_t deadline, dqlc_error
 int dqlc__conn_read_rows(struct dqlc_conn *c, int64_t deadline, dqlc_result_t **out,
 			 dqlc_error_t *err);
 
+/* SQL that would crash or wedge a 1.11 server: DQLC_EINVAL saying why. */
+int dqlc__sql_refuse(const char *sql, dqlc_error_t *err);
+
 /* The connection is closing under an open cursor: detach it (its calls
  * then fail with DQLC_EMISUSE; dqlc_cursor_close only frees it). */
 void dqlc__cursor_orphan(struct dqlc_cursor *cur);

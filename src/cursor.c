@@ -119,10 +119,8 @@ int dqlc_conn_cursor(dqlc_conn_t *c, const char *sql, const dqlc_value_t *params
 	if (dqlc__sql_is_multi(sql))
 		return dqlc__err(err, DQLC_EINVAL,
 				 "a cursor runs one statement and this SQL has several");
-	if (dqlc__sql_has_keyword(sql, "RETURNING"))
-		return dqlc__err(err, DQLC_EINVAL,
-				 "refusing to stream a statement with RETURNING: dqlite 1.11 "
-				 "servers run it without replicating and then crash");
+	if ((rv = dqlc__sql_refuse(sql, err)) != 0)
+		return rv;
 	if ((rv = dqlc__conn_enter(c, err)) != 0)
 		return rv;
 	deadline = dqlc__conn_deadline(c);

@@ -91,15 +91,34 @@ int dqlc_conn_exec(dqlc_conn_t *c, const char *sql, const dqlc_value_t *params, 
 		*out = NULL;
 	if (sql == NULL)
 		return dqlc__err(err, DQLC_EINVAL, "dqlc_conn_exec: NULL sql");
-	if ((rv = check_params(params, n, err)) != 0 || (rv = dqlc__conn_enter(c, err)) != 0)
+	if ((rv = check_params(params, n, err)) != 0 || (rv = dqlc__sql_refuse(sql, err)) != 0 ||
+	    (rv = dqlc__conn_enter(c, err)) != 0)
 		return rv;
 	rv = exec_sql(c, sql, params, n, out, err);
 	dqlc__conn_leave(c);
 	return rv;
 }
 
-/* Writes that return rows, sent as a query, run unreplicated on a 1.11
- * server and crash it on the next write (PROTOCOL.md §5.8, §10). */
+int dqlc__sql_refuse(const char *sql, dqlc_error_t *err)
+{
+	/* A write with RETURNING runs unreplicated through QUERY, and through
+	 * EXEC it fails (100) leaving a write transaction behind that aborts
+	 * the leader on the next OPEN (PROTOCOL.md §5.8, §10). */
+	if (dqlc__sql_has_keyword(sql, "RETURNING"))
+		return dqlc__err(err, DQLC_EINVAL,
+				 "refusing to send a statement with RETURNING: dqlite 1.11 "
+				 "servers crash after it; write without RETURNING and read the "
+				 "row back (last insert id is in the exec result)");
+	/* dqlite's VFS supports only its own journal mode and page size:
+	 * changing either aborts a 1.11 node. */
+	if (dqlc__sql_sets_pragma(sql, "JOURNAL_MODE") || dqlc__sql_sets_pragma(sql, "PAGE_SIZE"))
+		return dqlc__err(err, DQLC_EINVAL,
+				 "refusing to change journal_mode or page_size: dqlite manages "
+				 "both (WAL, 4096) and a 1.11 node aborts if they change");
+	return 0;
+}
+
+/* A query runs one statement: the server would silently drop the rest. */
 static int refuse_write_query(const char *sql, dqlc_error_t *err)
 {
 	if (dqlc__sql_is_multi(sql))
@@ -107,12 +126,7 @@ static int refuse_write_query(const char *sql, dqlc_error_t *err)
 				 "a query runs one statement and this SQL has several (the "
 				 "server would silently run only the first): use dqlc_conn_exec "
 				 "for scripts");
-	if (dqlc__sql_has_keyword(sql, "RETURNING"))
-		return dqlc__err(err, DQLC_EINVAL,
-				 "refusing to send a statement with RETURNING as a query: dqlite "
-				 "1.11 servers run it without replicating and then crash; use "
-				 "dqlc_conn_exec without RETURNING and read the row back");
-	return 0;
+	return dqlc__sql_refuse(sql, err);
 }
 
 static int query_sql(struct dqlc_conn *c, const char *sql, const dqlc_value_t *params,
@@ -208,6 +222,8 @@ int dqlc_conn_prepare(dqlc_conn_t *c, const char *sql, dqlc_stmt_t **out, dqlc_e
 	if (out == NULL || sql == NULL)
 		return dqlc__err(err, DQLC_EINVAL, "dqlc_conn_prepare: NULL argument");
 	*out = NULL;
+	if ((rv = dqlc__sql_refuse(sql, err)) != 0)
+		return rv;
 	if ((rv = dqlc__conn_enter(c, err)) != 0)
 		return rv;
 	deadline = dqlc__conn_deadline(c);

@@ -174,3 +174,23 @@ bool dqlc__sql_is_multi(const char *sql)
 	}
 	return false;
 }
+
+bool dqlc__sql_sets_pragma(const char *sql, const char *name)
+{
+	char kw[64];
+	const char *p = sql;
+	while (*p != '\0') {
+		p = next_token(p, kw, sizeof kw);
+		if (strcmp(kw, "PRAGMA") != 0)
+			continue;
+		p = next_token(p, kw, sizeof kw);
+		if (*skip_space(p) == '.') /* schema-qualified */
+			p = next_token(next_token(p, kw, sizeof kw), kw, sizeof kw);
+		if (strcmp(kw, name) != 0)
+			continue;
+		p = skip_space(p);
+		if (*p == '=' || *p == '(')
+			return true;
+	}
+	return false;
+}

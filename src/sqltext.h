@@ -14,6 +14,9 @@ bool dqlc__sql_has_keyword(const char *sql, const char *word);
 int dqlc__sql_tx_effect(const char *sql);
 /* More than one statement (something other than blanks after a ';'). */
 bool dqlc__sql_is_multi(const char *sql);
+/* Does any statement assign PRAGMA `name` (PRAGMA [schema.]name = v or
+ * PRAGMA name(v))?  `name` upper case. */
+bool dqlc__sql_sets_pragma(const char *sql, const char *name);
 /* Only whitespace, comments and semicolons. */
 bool dqlc__sql_is_blank(const char *sql);
 

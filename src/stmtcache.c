@@ -200,6 +200,8 @@ int dqlc__conn_exec_cached(struct dqlc_conn *c, const char *sql, const dqlc_valu
 	int rv;
 	if (!use_cache(c, sql, err))
 		return dqlc_conn_exec(c, sql, params, n, out, err);
+	if ((rv = dqlc__sql_refuse(sql, err)) != 0)
+		return rv;
 	if ((rv = dqlc__conn_enter(c, err)) != 0)
 		return rv;
 	rv = dqlc__conn_open(c, dqlc__conn_deadline(c), err);
@@ -215,6 +217,8 @@ int dqlc__conn_query_cached(struct dqlc_conn *c, const char *sql, const dqlc_val
 	int rv;
 	if (!use_cache(c, sql, err) || dqlc__sql_has_keyword(sql, "RETURNING"))
 		return dqlc_conn_query(c, sql, params, n, out, err);
+	if ((rv = dqlc__sql_refuse(sql, err)) != 0)
+		return rv;
 	if ((rv = dqlc__conn_enter(c, err)) != 0)
 		return rv;
 	rv = dqlc__conn_open(c, dqlc__conn_deadline(c), err);
