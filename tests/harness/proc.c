@@ -5,6 +5,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -30,8 +31,66 @@ void hp_sleep_ms(int ms)
 		;
 }
 
+/* Can `port` be bound on 127.0.0.1 right now (no listener, no connection,
+ * no TIME_WAIT on it)? */
+static bool port_bindable(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bool ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	close(fd);
+	return ok;
+}
+
+/* The kernel's ephemeral range; Linux's default if unreadable. */
+static void ephemeral_range(int *lo, int *hi)
+{
+	*lo = 32768;
+	*hi = 60999;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	if (f == NULL)
+		return;
+	int a, b;
+	if (fscanf(f, "%d %d", &a, &b) == 2 && a > 0 && b >= a && b <= 65535) {
+		*lo = a;
+		*hi = b;
+	}
+	fclose(f);
+}
+
+/* Random ports below the ephemeral range (from 20000) or above it. */
+static int port_outside_ephemeral(void)
+{
+	static _Atomic unsigned counter;
+	int lo, hi;
+	ephemeral_range(&lo, &hi);
+	int below = lo > 20000 ? lo - 20000 : 0;
+	int above = 65535 - hi;
+	if (below + above < 100)
+		return -1;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	unsigned x = (unsigned)getpid() * 2654435761u ^ (unsigned)ts.tv_nsec ^ (counter++ << 16);
+	for (int tries = 0; tries < 64; tries++) {
+		x ^= x << 13; /* xorshift32 */
+		x ^= x >> 17;
+		x ^= x << 5;
+		int k = (int)(x % (unsigned)(below + above));
+		int port = k < below ? 20000 + k : hi + 1 + (k - below);
+		if (port_bindable(port))
+			return port;
+	}
+	return -1;
+}
+
 int hp_free_port(void)
 {
+	int chosen = port_outside_ephemeral();
+	if (chosen > 0)
+		return chosen;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;

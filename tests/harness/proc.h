@@ -10,8 +10,11 @@
 int64_t hp_now_ms(void); /* CLOCK_MONOTONIC */
 void hp_sleep_ms(int ms);
 
-/* A free TCP port on 127.0.0.1 (bind port 0, read it back), or -1.  Free
- * when asked: a caller must still handle losing a race for it. */
+/* A free TCP port on 127.0.0.1, or -1.  Free when asked: a caller must
+ * still handle losing a race for it.  Chosen outside the kernel's ephemeral
+ * range (ip_local_port_range) when possible: a node killed and restarted
+ * must bind its port again, and an ephemeral port, once free, can be taken
+ * by any process's outgoing connection for as long as that lives. */
 int hp_free_port(void);
 
 /*
