@@ -117,8 +117,7 @@ START_TEST(test_grow_3_to_5_and_shrink)
 	ck_assert_uint_eq(fd, 8);
 
 	/* The pool follows leadership onto a node it was never given. */
-	rc = dqlc_pool_transfer(p, 101, &e);
-	ck_assert_msg(rc == 0, "transfer to 101: %s %s", dqlc_errname(rc), e.message);
+	ct_transfer(p, 101);
 	wait_pool_leader(p, ct_x_address(a), 10000);
 	ck_assert_int_eq(ct_query_int(p, "SELECT count(*) FROM t", NULL, 0), 1);
 	ct_exec_ok(p, "INSERT INTO t (v) VALUES ('on 101')", NULL, 0);
@@ -126,8 +125,7 @@ START_TEST(test_grow_3_to_5_and_shrink)
 		      "no LEADER_CHANGED event to %s", ct_x_address(a));
 
 	/* Back to an original node, then shrink. */
-	rc = dqlc_pool_transfer(p, ct_id(0), &e);
-	ck_assert_msg(rc == 0, "transfer to 1: %s %s", dqlc_errname(rc), e.message);
+	ct_transfer(p, ct_id(0));
 	wait_pool_leader(p, ct_addr(0), 10000);
 	rc = dqlc_pool_remove(p, 101, &e);
 	ck_assert_msg(rc == 0, "remove 101: %s %s", dqlc_errname(rc), e.message);
@@ -168,8 +166,7 @@ START_TEST(test_single_seed_removed)
 	int l = tc_leader(ct_tc);
 	ck_assert_int_ge(l, 0);
 	if (l == s) {
-		rc = dqlc_pool_transfer(p, ct_id(1), &e);
-		ck_assert_msg(rc == 0, "transfer: %s %s", dqlc_errname(rc), e.message);
+		ct_transfer(p, ct_id(1));
 		l = tc_wait_leader_change(ct_tc, s, 15000);
 		ck_assert_int_eq(l, 1);
 	}
@@ -189,8 +186,7 @@ START_TEST(test_single_seed_removed)
 	/* A leader change now has to be followed through the map alone: the
 	 * only address the pool was given is gone. */
 	int other = l == 1 ? 2 : 1;
-	rc = dqlc_pool_transfer(p, ct_id(other), &e);
-	ck_assert_msg(rc == 0, "transfer to %d: %s %s", other, dqlc_errname(rc), e.message);
+	ct_transfer(p, ct_id(other));
 	ck_assert_int_eq(tc_wait_leader_change(ct_tc, l, 15000), other);
 	wait_pool_leader(p, ct_addr(other), 10000);
 	ct_exec_ok(p, "INSERT INTO t DEFAULT VALUES", NULL, 0);
@@ -248,8 +244,7 @@ START_TEST(test_all_seeds_lost)
 	for (int i = 0; i < 5 && target < 0; i++)
 		if (i != l && i != f && i != nl)
 			target = i;
-	int rc = dqlc_pool_transfer(p, ct_id(target), &e);
-	ck_assert_msg(rc == 0, "transfer: %s %s", dqlc_errname(rc), e.message);
+	ct_transfer(p, ct_id(target));
 	ck_assert_int_eq(tc_wait_leader_change(ct_tc, nl, 15000), target);
 	wait_pool_leader(p, ct_addr(target), 10000);
 	ct_exec_ok(p, "INSERT INTO t DEFAULT VALUES", NULL, 0);

@@ -373,6 +373,26 @@ void ct_desc_of(char *buf, size_t len, const int *idx, int n_idx, const char *co
 							items[i]);
 }
 
+int ct_transfer(dqlc_pool_t *p, uint64_t id)
+{
+	dqlc_error_t e;
+	int rc, refused = 0;
+	for (;;) {
+		memset(&e, 0, sizeof e);
+		rc = dqlc_pool_transfer(p, id, &e);
+		if (rc == 0)
+			return refused;
+		if (rc != DQLC_ESQL || strstr(e.message, "leadership transfer failed") == NULL ||
+		    ++refused >= 5)
+			break;
+		fprintf(stderr, "transfer to %llu refused by raft (%s): asking again\n",
+			(unsigned long long)id, e.message);
+	}
+	ck_abort_msg("dqlc_pool_transfer to %llu: %s (sqlite %d) %s", (unsigned long long)id,
+		     dqlc_errname(rc), e.sqlite_code, e.message);
+	return refused;
+}
+
 void ct_pool_leader(dqlc_pool_t *p, char *buf, size_t len)
 {
 	dqlc_error_t e = {0};

@@ -95,6 +95,12 @@ void ct_cluster_desc(dqlc_pool_t *p, char *buf, size_t len, char *leader, size_t
  * "id:role" items (NULL-terminated list), sorted by id. */
 void ct_desc_of(char *buf, size_t len, const int *idx, int n_idx, const char *const *extra);
 
+/* dqlc_pool_transfer to `id`, asserting success.  Raft may give a transfer
+ * up when the target lags (FAILURE 1 "leadership transfer failed", the node
+ * still leading): that is the server's answer, so it is asked again (at most
+ * 5 times; each refusal is printed).  Returns the number of refusals. */
+int ct_transfer(dqlc_pool_t *p, uint64_t id);
+
 /* The pool's current leader address (asserts success). */
 void ct_pool_leader(dqlc_pool_t *p, char *buf, size_t len);
 
