@@ -34,6 +34,8 @@ static const char usage_text[] =
     "  --join ADDR[,ADDR...]  join the cluster through these nodes (ADD + ASSIGN)\n"
     "  --role ROLE            role to take when joining: voter (default), standby, spare\n"
     "  --join-timeout-ms N    give up joining after N ms (default 10000)\n"
+    "  -h, --help             this text\n"
+    "  --version              versions of dqlc-node's libraries\n"
     "TLS (all three together; needs a build with OpenSSL):\n"
     "  --tls-cert FILE        this node's certificate (PEM), presented to clients\n"
     "                         and, as client certificate, to peers\n"
@@ -46,8 +48,6 @@ static const char usage_text[] =
     "  --bind); libdqlite itself listens on an abstract unix socket only this\n"
     "  process can reach, raft traffic to peers goes through TLS too, and\n"
     "  --join talks TLS (tls=verify-full with the same files).\n"
-    "  -h, --help             this text\n"
-    "  --version              versions of dqlc-node's libraries\n"
     "\n"
     "Exit status: 0 stopped by a signal, 1 runtime failure, 2 usage error,\n"
     "3 the address could not be bound.\n";
