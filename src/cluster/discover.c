@@ -46,6 +46,7 @@ struct round {
 	struct probe p[MAX_PROBES];
 	size_t n;
 	int64_t deadline;
+	bool cut; /* the deadline ended the round before every probe finished */
 };
 
 static void probe_close(struct probe *p)
@@ -345,8 +346,10 @@ static struct probe *run_round(struct round *r, int wake_fd, bool *canceled)
 			return w;
 		if (dqlc__deadline_passed(r->deadline)) {
 			for (i = 0; i < r->n; i++)
-				if (r->p[i].st != P_DONE)
+				if (r->p[i].st != P_DONE) {
 					probe_fail(&r->p[i], "deadline exceeded");
+					r->cut = true;
+				}
 			return NULL;
 		}
 	}
@@ -393,6 +396,17 @@ static int round_error(struct round *r, dqlc_error_t *err)
 	return dqlc__err(err, DQLC_ECONNECT, "no node reachable: %s", msg);
 }
 
+/* Every node refused us at the TLS layer: a configuration problem that
+ * another round cannot fix. */
+static bool all_tls(const struct round *r)
+{
+	size_t i;
+	for (i = 0; i < r->n; i++)
+		if (r->p[i].outcome != O_ERROR || r->p[i].code != DQLC_ETLS)
+			return false;
+	return r->n > 0;
+}
+
 static int take(struct round *r, struct probe *w, dqlc__leader_t *out)
 {
 	close_all(r, w);
@@ -411,7 +425,8 @@ int dqlc__find_leader(const struct dqlc_config *cfg, const char *const *cands, s
 {
 	struct round *r;
 	struct probe *w;
-	bool canceled = false;
+	bool canceled = false, have_last = false;
+	dqlc_error_t last; /* the last round that ran to its end */
 	int attempt = 0, rv;
 	size_t i;
 	if (n == 0)
@@ -435,7 +450,9 @@ int dqlc__find_leader(const struct dqlc_config *cfg, const char *const *cands, s
 		close_all(r, NULL);
 	}
 	for (;;) {
+		dqlc_error_t e;
 		r->n = 0;
+		r->cut = false;
 		for (i = 0; i < n; i++)
 			add_probe(r, cands[i]);
 		w = canceled ? NULL : run_round(r, wake_fd, &canceled);
@@ -449,8 +466,14 @@ int dqlc__find_leader(const struct dqlc_config *cfg, const char *const *cands, s
 			free(r);
 			return dqlc__err(err, DQLC_ECANCELED, "leader search canceled");
 		}
-		rv = round_error(r, err);
-		if (dqlc__deadline_passed(deadline))
+		/* A round the deadline cut short says only "deadline exceeded":
+		 * report the last full round, which says why. */
+		rv = round_error(r, &e);
+		if (r->cut && have_last)
+			rv = (e = last).code;
+		last = e;
+		have_last = true;
+		if (dqlc__deadline_passed(deadline) || all_tls(r))
 			break;
 		{
 			/* Wait before the next round, never past the deadline. */
@@ -471,5 +494,7 @@ int dqlc__find_leader(const struct dqlc_config *cfg, const char *const *cands, s
 			break;
 	}
 	free(r);
+	if (err != NULL)
+		*err = last;
 	return rv;
 }
