@@ -18,6 +18,10 @@
 #include "wire/wire.h"
 
 #define MAX_PROBES 64
+/* While a node that was asked stays silent (a stopped process accepts
+ * connections but never answers), the nodes that did answer are asked
+ * again this often: they name the new leader as soon as it is elected. */
+#define REASK_NS (50 * 1000000)
 #define REPLY_MAX 512 /* a SERVER reply is an id and an address */
 
 enum probe_state { P_IDLE, P_CONNECTING, P_HANDSHAKE, P_SENDING, P_READING, P_DONE };
@@ -279,8 +283,37 @@ static struct probe *winner(struct round *r)
 }
 
 /* Run one round: returns the winning probe or NULL. */
+/* Only silent probes are left: ask the nodes that answered "no leader" or
+ * named one again (their answer may have changed), at most every
+ * REASK_NS.  Returns the time of the next re-ask. */
+static int64_t reask(struct round *r, int64_t last)
+{
+	bool silent = false, answered = false;
+	int64_t now = dqlc__now_ns();
+	size_t i;
+	for (i = 0; i < r->n; i++) {
+		const struct probe *p = &r->p[i];
+		if (p->st == P_IDLE || (p->st != P_DONE && p->st != P_READING))
+			return last + REASK_NS; /* still connecting or sending */
+		silent = silent || p->st == P_READING;
+		answered = answered || p->outcome == O_UNKNOWN || p->outcome == O_REDIRECT;
+	}
+	if (!silent || !answered || now < last + REASK_NS)
+		return last + REASK_NS;
+	for (i = 0; i < r->n; i++) {
+		struct probe *p = &r->p[i];
+		if (p->st == P_DONE && (p->outcome == O_UNKNOWN || p->outcome == O_REDIRECT)) {
+			p->st = P_IDLE;
+			p->outcome = O_NONE;
+			p->out_off = p->in_len = 0;
+		}
+	}
+	return now + REASK_NS;
+}
+
 static struct probe *run_round(struct round *r, int wake_fd, bool *canceled)
 {
+	int64_t next_reask = dqlc__now_ns() + REASK_NS;
 	size_t i;
 	for (;;) {
 		struct pollfd pf[MAX_PROBES + 1];
@@ -291,6 +324,7 @@ static struct probe *run_round(struct round *r, int wake_fd, bool *canceled)
 		int rv;
 		struct probe *w;
 
+		next_reask = reask(r, next_reask - REASK_NS);
 		for (i = 0; i < r->n; i++)
 			if (r->p[i].st != P_IDLE && r->p[i].st != P_DONE)
 				active++;
@@ -327,6 +361,7 @@ static struct probe *run_round(struct round *r, int wake_fd, bool *canceled)
 				return NULL; /* round over */
 			continue;
 		}
+		next = dqlc__deadline_min(next, next_reask);
 		if (wake_fd >= 0) {
 			pf[nf].fd = wake_fd;
 			pf[nf].events = POLLIN;
@@ -437,11 +472,15 @@ int dqlc__find_leader(const struct dqlc_config *cfg, const char *const *cands, s
 	r->cfg = cfg;
 	r->deadline = deadline;
 
-	/* The last known leader usually still is: ask it alone first. */
+	/* The last known leader usually still is: ask it alone first, briefly
+	 * (a stopped one would answer nothing), then everyone. */
 	if (hint != NULL && hint[0] != '\0') {
 		r->n = 0;
+		r->deadline = dqlc__deadline_min(deadline,
+						  dqlc__deadline_in(cfg->dial_timeout_ms / 4 + 1));
 		add_probe(r, hint);
 		w = run_round(r, wake_fd, &canceled);
+		r->deadline = deadline;
 		if (w != NULL) {
 			rv = take(r, w, out);
 			free(r);
