@@ -123,12 +123,20 @@ void dqlc__conn_forget_stmts(struct dqlc_conn *c)
 	c->cache = NULL;
 }
 
-static void clear_wake(struct dqlc_conn *c)
+/* Forget a cancel aimed at an earlier call.  dqlc_conn_cancel writes the
+ * eventfd before it raises the flag, so reading the eventfd (a syscall) is
+ * only needed when the flag is up. */
+static void drain_wake(struct dqlc_conn *c)
 {
 	uint64_t v;
-	atomic_store(&c->cancel_req, 0);
 	while (read(c->wake_fd, &v, sizeof v) > 0)
 		;
+}
+
+static void clear_wake(struct dqlc_conn *c)
+{
+	if (atomic_exchange(&c->cancel_req, 0) != 0)
+		drain_wake(c);
 }
 
 int dqlc__conn_enter(struct dqlc_conn *c, dqlc_error_t *err)
@@ -163,9 +171,9 @@ void dqlc_conn_cancel(dqlc_conn_t *c)
 	ssize_t rv;
 	if (c == NULL || atomic_load(&c->running) == 0)
 		return;
-	atomic_store(&c->cancel_req, 1);
 	rv = write(c->wake_fd, &one, sizeof one);
 	(void)rv; /* a full counter already wakes the reader */
+	atomic_store(&c->cancel_req, 1);
 }
 
 int dqlc__conn_send(struct dqlc_conn *c, int64_t deadline, bool is_write, dqlc_error_t *err)
@@ -223,7 +231,7 @@ static int fill(struct dqlc_conn *c, size_t need, int64_t deadline, int wake_fd,
 		if (c->fd < 0)
 			return dqlc__err(err, DQLC_EIO, "connection to %s is closed", c->address);
 		rv = dqlc__sock_read(c->fd, c->tls, c->rbuf + c->rend, c->rcap - c->rend, &got, deadline,
-				     wake_fd, err);
+				     wake_fd, false, err);
 		if (rv != 0)
 			return rv;
 		c->rend += got;
@@ -398,7 +406,8 @@ int dqlc__conn_read_rows(struct dqlc_conn *c, int64_t deadline, dqlc_result_t **
 		rv = dqlc__conn_recv(c, deadline, c->wake_fd, &hdr, &body, err);
 		if (rv == DQLC_ECANCELED) {
 			dqlc_error_t drain;
-			clear_wake(c);
+			atomic_store(&c->cancel_req, 0);
+			drain_wake(c);
 			if (dqlc__conn_interrupt_drain(c, deadline, &drain) != 0)
 				dqlc__conn_break(c);
 			dqlc__err(err, DQLC_ECANCELED, "query canceled");

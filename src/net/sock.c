@@ -237,8 +237,13 @@ int dqlc__sock_write(int fd, void *tls, const void *buf, size_t len, int64_t dea
 }
 
 int dqlc__sock_read(int fd, void *tls, void *buf, size_t cap, size_t *got, int64_t deadline,
-		    int wake_fd, dqlc_error_t *err)
+		    int wake_fd, bool wait_first, dqlc_error_t *err)
 {
+	if (wait_first && tls == NULL) {
+		int rv = wait_for(fd, DQLC__WANT_READ, deadline, wake_fd, err);
+		if (rv != 0)
+			return rv;
+	}
 	for (;;) {
 		int rv = dqlc__io_read_step(fd, tls, buf, cap, got, err);
 		if (rv != DQLC__WANT_READ && rv != DQLC__WANT_WRITE)

@@ -4,6 +4,7 @@
 #ifndef DQLC_SOCK_H
 #define DQLC_SOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,9 +45,11 @@ int dqlc__io_write_step(int fd, void *tls, const void *buf, size_t len, size_t *
  * callers can tell "nothing sent" (safe to retry) from "maybe executed". */
 int dqlc__sock_write(int fd, void *tls, const void *buf, size_t len, int64_t deadline,
 		     int wake_fd, size_t *sent, dqlc_error_t *err);
-/* Read at least 1 and at most cap bytes.  EOF is DQLC_EIO. */
+/* Read at least 1 and at most cap bytes.  EOF is DQLC_EIO.  wait_first:
+ * poll before the first recv (right after sending a request the answer is
+ * never there yet: this saves a recv that would only say EAGAIN). */
 int dqlc__sock_read(int fd, void *tls, void *buf, size_t cap, size_t *got, int64_t deadline,
-		    int wake_fd, dqlc_error_t *err);
+		    int wake_fd, bool wait_first, dqlc_error_t *err);
 
 /* Complete a TLS handshake on a connected socket within the deadline. */
 int dqlc__sock_tls_handshake(int fd, void *tls, const char *address, int64_t deadline,
