@@ -327,6 +327,11 @@ int dqlc_future_cancel(dqlc_future_t *f)
 	bool queued;
 	if (f == NULL)
 		return DQLC_EINVAL;
+	/* In a forked child, a request of the parent fails with DQLC_EFORKED
+	 * first (then there is nothing to cancel): never signal the parent's
+	 * connection, whose wake-up descriptor a child that skipped the
+	 * atfork handlers still shares with the parent's worker. */
+	check_fork(f);
 	/* A completed future may have outlived its pool: never touch the pool
 	 * unless the request is still queued (then the pool is open). */
 	dqlc__future_lock(f);
