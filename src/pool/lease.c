@@ -248,6 +248,12 @@ void dqlc__pool_release(struct dqlc_pool *p, struct dqlc_conn *c)
 		c->cursor = NULL;
 		dqlc__conn_break(c);
 	}
+	if (c->in_tx && !c->broken && !c->forked)
+		/* A lease returned in a child that skipped the atfork handlers
+		 * still has the parent's socket: abandon it (with every other
+		 * inherited one) rather than send a ROLLBACK that would end the
+		 * parent's transaction. */
+		dqlc__pool_check_fork(p);
 	if (c->in_tx && !c->broken && !c->forked) {
 		/* Never hand out a connection inside someone's transaction. */
 		if (dqlc_conn_rollback(c, NULL) != 0)
