@@ -201,21 +201,40 @@ static void child_finish(int fd, struct report *r, bool use_exit)
 	_exit(r->failed ? 1 : 0);
 }
 
-/* Parent: reap the child, read its report, assert it exited 0 and passed. */
-static void expect_report(int rfd, pid_t pid, int timeout_ms, struct report *r)
+/* Parent: reap the child and read its report (no assertion yet). */
+struct outcome {
+	pid_t pid;
+	int timeout_ms, status;
+	bool exited;
+	ssize_t got;
+};
+
+static struct outcome collect_report(int rfd, pid_t pid, int timeout_ms, struct report *r)
+{
+	struct outcome o = {pid, timeout_ms, 0, false, 0};
+	o.exited = kid_reap(pid, timeout_ms, &o.status);
+	memset(r, 0, sizeof *r);
+	o.got = read(rfd, r, sizeof *r); /* the child is gone: no blocking */
+	return o;
+}
+
+/* Assert the child exited 0 and every check in it passed. */
+static void assert_report(const struct outcome *o, const struct report *r)
 {
 	char sbuf[64];
-	int status = 0;
-	bool exited = kid_reap(pid, timeout_ms, &status);
-	ssize_t got;
-	memset(r, 0, sizeof *r);
-	got = read(rfd, r, sizeof *r); /* the child is gone: no blocking */
-	ck_assert_msg(exited, "child %ld hung: killed after %d ms", (long)pid, timeout_ms);
-	ck_assert_msg(got == (ssize_t)sizeof *r && r->magic == REPORT_MAGIC,
-		      "child %ld sent no report (%s)", (long)pid, status_str(status, sbuf, sizeof sbuf));
-	ck_assert_msg(r->failed == 0, "child %ld: %s", (long)pid, r->msg);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %ld: %s", (long)pid,
-		      status_str(status, sbuf, sizeof sbuf));
+	ck_assert_msg(o->exited, "child %ld hung: killed after %d ms", (long)o->pid, o->timeout_ms);
+	ck_assert_msg(o->got == (ssize_t)sizeof *r && r->magic == REPORT_MAGIC,
+		      "child %ld sent no report (%s)", (long)o->pid,
+		      status_str(o->status, sbuf, sizeof sbuf));
+	ck_assert_msg(r->failed == 0, "child %ld: %s", (long)o->pid, r->msg);
+	ck_assert_msg(WIFEXITED(o->status) && WEXITSTATUS(o->status) == 0, "child %ld: %s",
+		      (long)o->pid, status_str(o->status, sbuf, sizeof sbuf));
+}
+
+static void expect_report(int rfd, pid_t pid, int timeout_ms, struct report *r)
+{
+	struct outcome o = collect_report(rfd, pid, timeout_ms, r);
+	assert_report(&o, r);
 }
 
 /* Close-on-exec pipe; the parent keeps fds[0] and closes fds[1] after fork. */
@@ -1390,7 +1409,27 @@ END_TEST
  * 8. A leased connection held across fork (inside a transaction).
  * ======================================================================== */
 
-static void lease_child(dqlc_pool_t *p, dqlc_conn_t *lease, bool close_first, int wfd)
+/* What the child touches first. */
+enum { LEASE_CLOSE_FIRST, LEASE_POOL_FIRST, LEASE_USE_FIRST };
+
+static void lease_use(dqlc_conn_t *lease, struct report *r)
+{
+	dqlc_error_t e = {0};
+	dqlc_result_t *res = NULL;
+	int rc = dqlc_conn_query(lease, "SELECT count(*) FROM w", NULL, 0, &res, &e);
+	if (rc != DQLC_EFORKED || e.code != DQLC_EFORKED)
+		rfail(r, "query on the inherited lease: %s, not EFORKED", dqlc_errname(rc));
+	dqlc_result_free(res);
+	rc = dqlc_conn_exec(lease, "INSERT INTO w (who, x) VALUES (12, 2)", NULL, 0, NULL, &e);
+	if (rc != DQLC_EFORKED)
+		rfail(r, "exec on the inherited lease: %s, not EFORKED", dqlc_errname(rc));
+	rc = dqlc_conn_commit(lease, &e);
+	if (rc != DQLC_EFORKED)
+		rfail(r, "commit on the inherited lease: %s, not EFORKED", dqlc_errname(rc));
+	dqlc_conn_close(lease); /* harmless: no ROLLBACK on the parent's socket */
+}
+
+static void lease_child(dqlc_pool_t *p, dqlc_conn_t *lease, int order, int wfd)
 {
 	struct report r;
 	dqlc_error_t e = {0};
@@ -1401,24 +1440,14 @@ static void lease_child(dqlc_pool_t *p, dqlc_conn_t *lease, bool close_first, in
 	int rc;
 	memset(&r, 0, sizeof r);
 	r.threads_start = count_tasks();
-	if (close_first) {
+	if (order == LEASE_CLOSE_FIRST) {
 		dqlc_conn_close(lease); /* before any other call: harmless */
-		lease = NULL;
-	} else if (kv_query(p, 2, why, sizeof why) != 0) {
-		rfail(&r, "pool query before touching the lease: %s", why);
-	}
-	if (lease != NULL) {
-		rc = dqlc_conn_query(lease, "SELECT count(*) FROM w", NULL, 0, &res, &e);
-		if (rc != DQLC_EFORKED || e.code != DQLC_EFORKED)
-			rfail(&r, "query on the inherited lease: %s, not EFORKED", dqlc_errname(rc));
-		dqlc_result_free(res);
-		rc = dqlc_conn_exec(lease, "INSERT INTO w (who, x) VALUES (12, 2)", NULL, 0, NULL, &e);
-		if (rc != DQLC_EFORKED)
-			rfail(&r, "exec on the inherited lease: %s, not EFORKED", dqlc_errname(rc));
-		rc = dqlc_conn_commit(lease, &e);
-		if (rc != DQLC_EFORKED)
-			rfail(&r, "commit on the inherited lease: %s, not EFORKED", dqlc_errname(rc));
-		dqlc_conn_close(lease);
+	} else if (order == LEASE_USE_FIRST) {
+		lease_use(lease, &r);
+	} else {
+		if (kv_query(p, 2, why, sizeof why) != 0)
+			rfail(&r, "pool query before touching the lease: %s", why);
+		lease_use(lease, &r);
 	}
 	for (int i = 0; i < 3; i++) {
 		if (kv_query(p, i + 1, why, sizeof why) == 0)
@@ -1443,15 +1472,28 @@ static void lease_child(dqlc_pool_t *p, dqlc_conn_t *lease, bool close_first, in
 	child_finish(wfd, &r, false);
 }
 
+/* Loop index: fork() with each order, then raw clones (no atfork handler:
+ * the lease's socket is still the parent's when the child first touches
+ * it) closing it first or using it first. */
+static const struct {
+	bool raw;
+	int order;
+} lease_cases[] = {
+    {false, LEASE_CLOSE_FIRST}, {false, LEASE_POOL_FIRST}, {false, LEASE_USE_FIRST},
+    {true, LEASE_CLOSE_FIRST},  {true, LEASE_USE_FIRST},
+};
+
 START_TEST(test_lease_across_fork)
 {
-	bool close_first = _i == 0;
+	bool raw = lease_cases[_i].raw;
+	int order = lease_cases[_i].order;
 	dqlc_pool_t *p = pool_new(PARENT_POOL);
 	dqlc_conn_t *lease = NULL;
 	dqlc_pool_stats_t s0, s1;
 	dqlc_error_t e = {0};
 	dqlc_value_t v;
 	struct report r;
+	struct outcome out;
 	char why[256];
 	int rfd[2], rc;
 	pid_t pid;
@@ -1465,21 +1507,25 @@ START_TEST(test_lease_across_fork)
 			 0);
 	s0 = stats(p);
 	ck_assert_uint_eq(s0.conns_leased, 1);
+	if (raw) { /* see test_raw_clone */
+		bool quiet;
+		POLL_UNTIL(quiet, stats(p).in_flight == 0 && others_asleep(), 20000);
+		ck_assert_msg(quiet, "the pool's threads never went idle");
+	}
 
 	report_pipe(rfd);
-	pid = kid_fork();
+	pid = raw ? kid_raw_clone() : kid_fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		close(rfd[0]);
-		lease_child(p, lease, close_first, rfd[1]);
+		lease_child(p, lease, order, rfd[1]);
 	}
 	close(rfd[1]);
-	expect_report(rfd[0], pid, 60000, &r);
+	out = collect_report(rfd[0], pid, 60000, &r);
 	close(rfd[0]);
-	ck_assert_int_eq(r.queries_ok, 3);
-	ck_assert_int_eq(r.aux[0], 0);
 
-	/* The parent's lease: same connection, same open transaction. */
+	/* The parent's lease: same connection, same open transaction (checked
+	 * first: what a child did to it shows here). */
 	ck_assert(dqlc_conn_in_transaction(lease));
 	rc = dqlc_conn_fetchval(lease, "SELECT count(*) FROM w WHERE who = 12", NULL, 0, &v, &e);
 	ck_assert_msg(rc == 0, "the parent's lease after fork: %s", e.message);
@@ -1491,6 +1537,9 @@ START_TEST(test_lease_across_fork)
 	s1 = stats(p);
 	ck_assert_uint_eq(s1.connects, s0.connects);
 	ck_assert_uint_eq(s1.conns_leased, 0);
+	assert_report(&out, &r);
+	ck_assert_int_eq(r.queries_ok, 3);
+	ck_assert_int_eq(r.aux[0], 0);
 	dqlc_pool_close(p);
 }
 END_TEST
@@ -1675,7 +1724,8 @@ static Suite *fork_suite(void)
 	tcase_add_test(tcase(s, "never_used", 120), test_never_used);
 	tcase_add_test(tcase(s, "explicit", 90), test_explicit);
 	tcase_add_test(tcase(s, "raw_clone", 90), test_raw_clone);
-	tcase_add_loop_test(tcase(s, "lease", 90), test_lease_across_fork, 0, 2);
+	tcase_add_loop_test(tcase(s, "lease", 90), test_lease_across_fork, 0,
+			    (int)(sizeof lease_cases / sizeof lease_cases[0]));
 	tcase_add_loop_test(tcase(s, "first_call", 90), test_first_call, 0, FC_LOOPS);
 	return s;
 }
