@@ -20,6 +20,8 @@ struct dqlc_conn {
 	void *tls;               /* TLS session over fd, or NULL */
 	int wake_fd;             /* eventfd: dqlc_conn_cancel() wakes blocked I/O */
 	unsigned features;       /* DQLC__FEAT_* the server is known to support */
+	unsigned features_known; /* DQLC__FEAT_* bits whose value was learned
+				  * (features.c); the others read as absent */
 	bool opened;
 	bool broken;
 	bool in_tx;
@@ -104,6 +106,29 @@ int dqlc__conn_exec_cached(struct dqlc_conn *c, const char *sql, const dqlc_valu
 int dqlc__conn_query_cached(struct dqlc_conn *c, const char *sql, const dqlc_value_t *params,
 			    size_t n, dqlc_result_t **out, dqlc_error_t *err);
 void dqlc__stmt_cache_free(struct dqlc__stmt_cache *cache);
+
+/* ---- What the server supports (features.c, PROTOCOL.md §9) -------------
+ * Learned lazily, the first time a call needs it, by requests that a 1.11
+ * server answers harmlessly; never by sending what crashes or wedges one. */
+
+/* Learn SCHEMA1 and UNKNOWN_REQ (1.12+) once per connection: one CLUSTER
+ * request with format 2 (1.11 reads it as format 1 and answers SERVERS;
+ * 1.12+ answers FAILURE 1005).  No OPEN or leader needed. */
+int dqlc__conn_probe(struct dqlc_conn *c, int64_t deadline, dqlc_error_t *err);
+/* Before encoding n parameters: more than 255 need to know SCHEMA1. */
+int dqlc__conn_params_ready(struct dqlc_conn *c, size_t n, int64_t deadline, dqlc_error_t *err);
+/* Checks of SQL that depend on the server (after dqlc__conn_enter):
+ * changing journal_mode or page_size aborts a 1.11 node (servers from 1.12
+ * refuse it themselves with a FAILURE, so it is sent to them). */
+int dqlc__conn_sql_check(struct dqlc_conn *c, const char *sql, int64_t deadline,
+			 dqlc_error_t *err);
+/* A FAILURE to a PREPARE sent with schema 1: is it a 1.12-1.14 server
+ * saying it has no tail offsets ("unrecognized schema version")?  Then
+ * PREPARE_TAIL is recorded as absent. */
+bool dqlc__conn_learn_no_tail(struct dqlc_conn *c, const dqlc_error_t *e);
+/* The features to encode a PREPARE with when the caller wants the tail
+ * offset: PREPARE_TAIL is tried on a 1.12+ server until it is known. */
+unsigned dqlc__conn_tail_features(const struct dqlc_conn *c);
 
 /* Calls made on the public API: entry checks and cancel bookkeeping. */
 int dqlc__conn_enter(struct dqlc_conn *c, dqlc_error_t *err);

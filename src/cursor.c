@@ -132,6 +132,10 @@ int dqlc_conn_cursor(dqlc_conn_t *c, const char *sql, const dqlc_value_t *params
 	dqlc__rows_init(&cur->rows);
 	cur->conn = c;
 	rv = dqlc__conn_open(c, deadline, err);
+	if (rv == 0)
+		rv = dqlc__conn_sql_check(c, sql, deadline, err);
+	if (rv == 0)
+		rv = dqlc__conn_params_ready(c, n, deadline, err);
 	if (rv != 0)
 		goto fail;
 	saved = c->wbuf.len;

@@ -10,7 +10,7 @@ libdqlc_core_la_SOURCES = \
 	src/clock.h src/rand.c src/rand.h src/sync.c src/sync.h \
 	src/config.c src/cfg.h \
 	src/net/sock.c src/net/sock.h src/net/tls.c src/net/tls.h \
-	src/conn.c src/conn.h src/sql.c src/cursor.c src/admin.c src/connect.c \
+	src/conn.c src/conn.h src/features.c src/sql.c src/cursor.c src/admin.c src/connect.c \
 	src/sqltext.c src/sqltext.h \
 	src/result.c src/result.h \
 	src/cluster/discover.c src/cluster/discover.h src/cluster/leader_cache.c \

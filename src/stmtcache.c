@@ -164,6 +164,10 @@ static int run(struct dqlc_conn *c, bool query, const char *sql, const dqlc_valu
 	p = pad(params, n, e->nparams, local, 16, &heap, &pn);
 	if (p == NULL && e->nparams > n)
 		return dqlc__err(err, DQLC_ENOMEM, "out of memory");
+	if ((rv = dqlc__conn_params_ready(c, pn, dqlc__conn_deadline(c), err)) != 0) {
+		free(heap);
+		return rv;
+	}
 	if (query) {
 		size_t saved = c->wbuf.len;
 		rv = dqlc__enc_query(&c->wbuf, 0, e->id, p, pn, c->features, err);
@@ -206,6 +210,8 @@ int dqlc__conn_exec_cached(struct dqlc_conn *c, const char *sql, const dqlc_valu
 		return rv;
 	rv = dqlc__conn_open(c, dqlc__conn_deadline(c), err);
 	if (rv == 0)
+		rv = dqlc__conn_sql_check(c, sql, dqlc__conn_deadline(c), err);
+	if (rv == 0)
 		rv = run(c, false, sql, params, n, out, err);
 	dqlc__conn_leave(c);
 	return rv;
@@ -222,6 +228,8 @@ int dqlc__conn_query_cached(struct dqlc_conn *c, const char *sql, const dqlc_val
 	if ((rv = dqlc__conn_enter(c, err)) != 0)
 		return rv;
 	rv = dqlc__conn_open(c, dqlc__conn_deadline(c), err);
+	if (rv == 0)
+		rv = dqlc__conn_sql_check(c, sql, dqlc__conn_deadline(c), err);
 	if (rv == 0)
 		rv = run(c, true, sql, params, n, out, err);
 	dqlc__conn_leave(c);
