@@ -33,7 +33,7 @@ out=$(cd "$out" && pwd)
 cflags="-std=c11 -O2 -g -pthread -fvisibility=hidden -Wall -Wextra -Wshadow -Wformat=2 \
 -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
 -Wno-format-truncation"
-stamp=$( { echo "$cflags"; cat "$root/.dqlc-dqlite-version"; cat "$config";
+stamp=$( { cat "$0"; echo "$cflags"; cat "$root/.dqlc-dqlite-version"; cat "$config";
 	for f in "$@"; do echo "== $f"; cat "$src/$f"; done; } | sha256sum | cut -d' ' -f1)
 if [ -x "$out/dqlc-node.bin" ] && [ -x "$out/dqlc-node" ] &&
 	[ "$(cat "$out/dqlc-node.stamp" 2>/dev/null)" = "$stamp" ]; then
@@ -75,6 +75,13 @@ root=\${DQLC_TRIXIE_ROOT:-$root}
 OPENSSL_CONF=\$root/usr/lib/ssl/openssl.cnf
 OPENSSL_MODULES=\$root/usr/lib/x86_64-linux-gnu/ossl-modules
 export OPENSSL_CONF OPENSSL_MODULES
+if [ "\$*" = --version ]; then
+	"\$root/lib64/ld-linux-x86-64.so.2" --inhibit-cache \\
+		--library-path "\$root/lib/x86_64-linux-gnu:\$root/usr/lib/x86_64-linux-gnu" \\
+		"$out/dqlc-node.bin" --version || exit
+	echo "\$(cat "\$root/.dqlc-dqlite-version") (Debian 13 root \$root)"
+	exit 0
+fi
 exec "\$root/lib64/ld-linux-x86-64.so.2" --inhibit-cache \\
 	--library-path "\$root/lib/x86_64-linux-gnu:\$root/usr/lib/x86_64-linux-gnu" \\
 	--argv0 dqlc-node "$out/dqlc-node.bin" "\$@"

@@ -22,10 +22,17 @@ endif
 # node program is found through DQLC_NODE_BIN.
 if HAVE_CHECK
 if HAVE_DQLITE
-AM_TESTS_ENVIRONMENT = DQLC_NODE_BIN=$(abs_top_builddir)/tools/dqlc-node; export DQLC_NODE_BIN;
+# DQLC_SERVER picks the server generation the nodes run: 1.11 (default: this
+# host's libdqlite) or 1.18 (tools/trixie/dqlc-node: see check-1.18 below).
+AM_TESTS_ENVIRONMENT = case "$${DQLC_SERVER:-1.11}" in \
+	1.11) DQLC_NODE_BIN=$(abs_top_builddir)/tools/dqlc-node ;; \
+	1.18) DQLC_NODE_BIN=$(abs_top_builddir)/tools/trixie/dqlc-node ;; \
+	*) echo "DQLC_SERVER=$$DQLC_SERVER: expected 1.11 or 1.18" >&2; exit 99 ;; \
+	esac; export DQLC_NODE_BIN;
 HARNESS_SOURCES = \
 	tests/harness/cluster.c tests/harness/cluster.h \
-	tests/harness/proc.c tests/harness/proc.h
+	tests/harness/proc.c tests/harness/proc.h \
+	tests/harness/server.c tests/harness/server.h
 HARNESS_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/harness \
 	-DDQLC_NODE_BIN_DEFAULT='"$(abs_top_builddir)/tools/dqlc-node"' \
 	-DDQLC_TLS_CERTS_SCRIPT_DEFAULT='"$(abs_top_srcdir)/tests/harness/tls-certs.sh"'
@@ -238,3 +245,54 @@ EXTRA_DIST += tests/integration/shell-tty.sh
 endif
 endif
 # ---- end of shell tests -------------------------------------------------------
+
+# ---- The second server generation (issue 10): libdqlite 1.18.1 and go-dqlite
+# 2.0 from a Debian 13 root made and cached by scripts/trixie-root.sh
+# (/var/cache/dqlc/trixie-root; root and network needed the first time).
+#   make trixie-node   dqlc-node compiled inside the root against 1.18.1:
+#                      tools/trixie/dqlc-node (a wrapper that runs it on this
+#                      host under the root's loader and libraries)
+#   make check-1.18    every integration test again, with DQLC_SERVER=1.18
+#                      (their nodes are 1.18.1), plus the TLS interop test
+#                      against go-dqlite 2.0's dqlite-demo
+# (owned by the server matrix; append-only)
+if HAVE_CHECK
+if HAVE_DQLITE
+TRIXIE_NODE_FILES = include/dqlite-client.h $(libdqlc_core_la_SOURCES) \
+	$(tools_dqlc_node_SOURCES)
+trixie-node: build-config.h
+	$(SHELL) $(top_srcdir)/scripts/trixie-node.sh $(top_srcdir) \
+		$(top_builddir)/build-config.h $(top_builddir)/tools/trixie $(TRIXIE_NODE_FILES)
+
+check_PROGRAMS += tests/integration/test-server-features
+tests_integration_test_server_features_SOURCES = \
+	tests/integration/test_server_features.c $(HARNESS_SOURCES)
+tests_integration_test_server_features_CFLAGS = $(HARNESS_CFLAGS)
+tests_integration_test_server_features_LDADD = $(TEST_LIBS)
+
+if HAVE_OPENSSL
+# Only in check-1.18: it runs go-dqlite 2.0's dqlite-demo from the root.
+EXTRA_PROGRAMS = tests/integration/test-godqlite-tls
+tests_integration_test_godqlite_tls_SOURCES = \
+	tests/integration/test_godqlite_tls.c $(HARNESS_SOURCES)
+tests_integration_test_godqlite_tls_CFLAGS = $(HARNESS_CFLAGS) \
+	-DDQLC_TRIXIE_RUN_DEFAULT='"$(abs_top_srcdir)/scripts/trixie-run.sh"' \
+	-DDQLC_SHELL_BIN_DEFAULT='"$(abs_top_builddir)/tools/dqlc"'
+tests_integration_test_godqlite_tls_LDADD = $(TEST_LIBS)
+CLEANFILES += tests/integration/test-godqlite-tls$(EXEEXT)
+GODQLITE_TLS_TEST = tests/integration/test-godqlite-tls$(EXEEXT)
+endif
+
+check-1.18: all trixie-node $(check_PROGRAMS) $(GODQLITE_TLS_TEST)
+	@list=""; for t in $(TESTS) $(GODQLITE_TLS_TEST); do \
+		case "$$t" in tests/integration/*) \
+			case " $$list " in *" $$t "*) ;; *) list="$$list $$t" ;; esac ;; \
+		esac; \
+	done; \
+	echo "check-1.18: against libdqlite 1.18.1:$$list"; \
+	DQLC_SERVER=1.18 $(MAKE) $(AM_MAKEFLAGS) check-TESTS TESTS="$$list"
+endif
+endif
+.PHONY: trixie-node check-1.18
+# ---- end of the second server generation -------------------------------------
+
