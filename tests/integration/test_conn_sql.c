@@ -1027,14 +1027,16 @@ START_TEST(test_returning_refused)
 					  0, &cur, &err),
 			 DQLC_EINVAL);
 	ck_assert_ptr_null(cur);
+	/* Preparing it is refused too: EXEC of it would leave the server's
+	 * write transaction open and abort the leader later. */
 	dqlc_stmt_t *s = NULL;
-	ck_assert_msg(dqlc_conn_prepare(conn, "INSERT INTO rt (x) VALUES (?) RETURNING id", &s,
-					&err) == 0,
-		      "%s", err.message);
-	dqlc_value_t p[] = {DQLC_INT(9)};
-	ck_assert_int_eq(dqlc_stmt_query(s, p, 1, &r, &err), DQLC_EINVAL);
-	ck_assert_ptr_null(r);
-	dqlc_stmt_finalize(s);
+	ck_assert_int_eq(dqlc_conn_prepare(conn, "INSERT INTO rt (x) VALUES (?) RETURNING id", &s,
+					   &err),
+			 DQLC_EINVAL);
+	ck_assert_ptr_null(s);
+	ck_assert_int_eq(dqlc_conn_exec(conn, "INSERT INTO rt (x) VALUES (6) RETURNING id", NULL, 0,
+					NULL, &err),
+			 DQLC_EINVAL);
 	/* The word inside a string or an identifier is not the keyword. */
 	r = query_ok(conn, "SELECT 'returning' AS \"RETURNING\"", NULL, 0);
 	ck_assert_str_eq(dqlc_result_text(r, 0, 0, NULL), "returning");
