@@ -1234,15 +1234,17 @@ START_TEST(test_membership)
 	dq(&r, NULL, "db", ".add 64 127.0.0.1:2", NULL);
 	EXPECT_FAIL(r, 1, "dqlc: DQLC_ESQL: server error 1: server ID already in use\n");
 	run_free(&r);
+	/* Whole fields only: the harness's own nodes listen on ports such as
+	 * 127.0.0.1:2xxxx, which contain "127.0.0.1:2" as a prefix. */
 	dq(&r, NULL, "db", ".remove 64", ".cluster", NULL);
-	ck_assert_msg(r.status == 0 && strstr(r.out, "127.0.0.1:1|") == NULL, SHOW(r));
+	ck_assert_msg(r.status == 0 && strstr(r.out, "|127.0.0.1:1|") == NULL, SHOW(r));
 	run_free(&r);
 	/* .add with a role, .remove by address (go-dqlite's form). */
 	dq(&r, NULL, "-f", "list", "db", ".add 0xAB 127.0.0.1:2 standby", ".cluster", NULL);
 	ck_assert_msg(r.status == 0 && strstr(r.out, "ab|127.0.0.1:2|stand-by\n") != NULL, SHOW(r));
 	run_free(&r);
 	dq(&r, NULL, "db", ".remove 127.0.0.1:2", ".cluster", NULL);
-	ck_assert_msg(r.status == 0 && strstr(r.out, "127.0.0.1:2") == NULL, SHOW(r));
+	ck_assert_msg(r.status == 0 && strstr(r.out, "|127.0.0.1:2|") == NULL, SHOW(r));
 	run_free(&r);
 	dq(&r, NULL, "db", ".remove 127.0.0.1:2", NULL);
 	EXPECT_FAIL(r, 1, "dqlc: no node has address 127.0.0.1:2\n");
