@@ -26,7 +26,8 @@ if HAVE_DQLITE
 # host's libdqlite) or 1.18 (tools/trixie/dqlc-node: see check-1.18 below).
 AM_TESTS_ENVIRONMENT = case "$${DQLC_SERVER:-1.11}" in \
 	1.11) DQLC_NODE_BIN=$(abs_top_builddir)/tools/dqlc-node ;; \
-	1.18) DQLC_NODE_BIN=$(abs_top_builddir)/tools/trixie/dqlc-node ;; \
+	1.18) DQLC_NODE_BIN=$(abs_top_builddir)/tools/trixie/dqlc-node; \
+	      DQLC_SHELL_BIN=$(abs_top_builddir)/tools/dqlc; export DQLC_SHELL_BIN ;; \
 	*) echo "DQLC_SERVER=$$DQLC_SERVER: expected 1.11 or 1.18" >&2; exit 99 ;; \
 	esac; export DQLC_NODE_BIN;
 HARNESS_SOURCES = \
@@ -271,16 +272,18 @@ tests_integration_test_server_features_CFLAGS = $(HARNESS_CFLAGS)
 tests_integration_test_server_features_LDADD = $(TEST_LIBS)
 
 if HAVE_OPENSSL
-# Only in check-1.18: it runs go-dqlite 2.0's dqlite-demo from the root.
-EXTRA_PROGRAMS = tests/integration/test-godqlite-tls
-tests_integration_test_godqlite_tls_SOURCES = \
+# Only in check-1.18: it runs go-dqlite 2.0's dqlite-demo from the root.  The
+# .test suffix gives it automake's generic .test.log rule, as it is not in
+# the static TESTS list.
+EXTRA_PROGRAMS = tests/integration/godqlite-tls.test
+tests_integration_godqlite_tls_test_SOURCES = \
 	tests/integration/test_godqlite_tls.c $(HARNESS_SOURCES)
-tests_integration_test_godqlite_tls_CFLAGS = $(HARNESS_CFLAGS) \
+tests_integration_godqlite_tls_test_CFLAGS = $(HARNESS_CFLAGS) \
 	-DDQLC_TRIXIE_RUN_DEFAULT='"$(abs_top_srcdir)/scripts/trixie-run.sh"' \
 	-DDQLC_SHELL_BIN_DEFAULT='"$(abs_top_builddir)/tools/dqlc"'
-tests_integration_test_godqlite_tls_LDADD = $(TEST_LIBS)
-CLEANFILES += tests/integration/test-godqlite-tls$(EXEEXT)
-GODQLITE_TLS_TEST = tests/integration/test-godqlite-tls$(EXEEXT)
+tests_integration_godqlite_tls_test_LDADD = $(TEST_LIBS)
+CLEANFILES += tests/integration/godqlite-tls.test
+GODQLITE_TLS_TEST = tests/integration/godqlite-tls.test
 endif
 
 check-1.18: all trixie-node $(check_PROGRAMS) $(GODQLITE_TLS_TEST)
