@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "server.h"
 
 extern char **environ;
 
@@ -856,7 +857,14 @@ START_TEST(test_errors)
 	run_free(&r);
 	dq(&r, NULL, "-f", "list", "shell", "SELECT group_concat(n) FROM errs; PRAGMA journal_mode",
 	   NULL);
-	EXPECT_OUT(r, "1,3,4\nwal\n");
+	if (tc_server_is_1_11()) {
+		EXPECT_OUT(r, "1,3,4\nwal\n");
+	} else {
+		/* 1.18 runs a statement SQLite does not call read-only (this
+		 * pragma) as a write, which may yield no row. */
+		ck_assert_msg(strcmp(r.out, "1,3,4\n") == 0, SHOW(r));
+		EXPECT_FAIL(r, 1, "rows yielded when none expected");
+	}
 	run_free(&r);
 	/* A PRAGMA without result columns is retried as exec. */
 	dq(&r, NULL, "-f", "list", "shell", "PRAGMA foreign_keys = ON; PRAGMA foreign_keys", NULL);
