@@ -29,6 +29,7 @@ if [ ! -x "$DQLC_NODE_BIN" ]; then
 	echo "run-examples: $DQLC_NODE_BIN not built: nothing to run against" >&2
 	exit 77
 fi
+echo "run-examples: server under test: $("$DQLC_NODE_BIN" --version 2>&1 | tr '\n' ' ')"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dqlc-examples.XXXXXX") || exit 99
 cdir="$tmp/cluster"

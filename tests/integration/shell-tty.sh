@@ -32,6 +32,7 @@ fail() {
 command -v tmux >/dev/null 2>&1 || fail "tmux is not installed (scripts/deps.sh installs it; Debian: apt-get install tmux)"
 [ -x "$dqlc" ] || fail "no dqlc at $dqlc"
 [ -x "${DQLC_NODE_BIN:-$tools/dqlc-node}" ] || fail "no dqlc-node next to $dqlc"
+echo "shell-tty: server under test: $("${DQLC_NODE_BIN:-$tools/dqlc-node}" --version 2>&1 | tr '\n' ' ')"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dqlc-tty-XXXXXX") || fail "mktemp"
 sock="dqlc-tty-$$"
