@@ -2,8 +2,16 @@
 # The test command: installs what is missing (Debian 12, as root), builds with
 # warnings as errors, and runs the whole test suite against real dqlite nodes.
 #   ./run-tests.sh [extra configure options]
+# DQLC_SERVER=1.18 runs the integration tests only, against libdqlite 1.18.1
+# nodes built in a cached Debian 13 root, plus the TLS interop test with
+# go-dqlite 2.0 (make check-1.18; the root is made on first use, as root).
 set -e
 cd "$(dirname "$0")"
+case "${DQLC_SERVER:-1.11}" in
+1.11) check_target=check ;;
+1.18) check_target=check-1.18 ;;
+*) echo "DQLC_SERVER=$DQLC_SERVER: expected 1.11 or 1.18" >&2; exit 2 ;;
+esac
 scripts/deps.sh
 [ -x configure ] || ./autogen.sh
 build=${BUILD_DIR:-build}
@@ -14,9 +22,10 @@ make -j"$(nproc)" >make.out 2>&1 || { tail -n 60 make.out; exit 1; }
 status=0
 # Sanitizer builds run slower: give Check's per-test timeouts room.
 case "$*" in *sanitizers*) export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4} ;; esac
-make -j"$(nproc)" check >check.out 2>&1 || status=$?
+make -j"$(nproc)" $check_target >check.out 2>&1 || status=$?
 grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP)' check.out || true
 if [ "$status" != 0 ]; then
+	tail -n 15 check.out
 	for f in $(grep -lE '^(FAIL|ERROR)' $(find . -name '*.trs') 2>/dev/null); do
 		echo "==== ${f%.trs}.log"; tail -n 80 "${f%.trs}.log"
 	done

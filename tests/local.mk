@@ -297,5 +297,6 @@ check-1.18: all trixie-node $(check_PROGRAMS) $(GODQLITE_TLS_TEST)
 endif
 endif
 .PHONY: trixie-node check-1.18
+EXTRA_DIST += scripts/trixie-root.sh scripts/trixie-node.sh scripts/trixie-run.sh
 # ---- end of the second server generation -------------------------------------
 
