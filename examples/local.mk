@@ -25,3 +25,11 @@ examples_admin_LDADD = libdqlite-client.la
 noinst_PROGRAMS += examples/tls
 examples_tls_SOURCES = examples/tls.c
 examples_tls_LDADD = libdqlite-client.la
+
+# A pre-forking server skeleton (fork safety, issue 6; doc/forking.md): the
+# master creates the pool without using it and forks workers that use it.
+# Arguments: [URI [WORKERS [REQUESTS]]] (URI else $DQLC_URI); exits 0 when
+# every worker succeeded.
+noinst_PROGRAMS += examples/prefork_server
+examples_prefork_server_SOURCES = examples/prefork_server.c
+examples_prefork_server_LDADD = libdqlite-client.la
