@@ -1790,6 +1790,84 @@ START_TEST(test_first_call)
 }
 END_TEST
 
+/* ===========================================================================
+ * 10. A plain connection (dqlc_connect) is not tracked: in the child only
+ *     dqlc_conn_close() is safe, and it leaves the parent's connection and
+ *     its prepared statement working.  The child connects on its own.
+ * ======================================================================== */
+
+static void plain_child(dqlc_conn_t *inherited, dqlc_stmt_t *stmt, const char *uri_s, int wfd)
+{
+	struct report r;
+	dqlc_conn_t *own = NULL;
+	dqlc_error_t e = {0};
+	dqlc_result_t *res = NULL;
+	char why[256];
+	memset(&r, 0, sizeof r);
+	dqlc_conn_close(inherited); /* frees and close()s: sends nothing */
+	dqlc_stmt_finalize(stmt);   /* detached by the close: a plain free */
+	if (dqlc_connect(uri_s, NULL, &own, &e) != 0) {
+		rfail(&r, "connect in the child: %s", e.message);
+	} else {
+		if (dqlc_conn_query(own, KV_SQL, (dqlc_value_t[]){dqlc_value_int(4)}, 1, &res, &e) !=
+			0 ||
+		    kv_check(res, 4, why, sizeof why) != 0)
+			rfail(&r, "query on the child's connection: %s", e.message);
+		else
+			r.queries_ok++;
+		dqlc_result_free(res);
+		dqlc_conn_close(own);
+	}
+	child_finish(wfd, &r, true);
+}
+
+START_TEST(test_plain_conn)
+{
+	dqlc_pool_t *p = pool_new("");
+	dqlc_conn_t *conn = NULL;
+	dqlc_stmt_t *stmt = NULL;
+	dqlc_error_t e = {0};
+	dqlc_result_t *res = NULL;
+	struct report r;
+	char why[256], uri_s[2048];
+	int rfd[2];
+	pid_t pid;
+
+	setup_tables(p);
+	dqlc_pool_close(p);
+	snprintf(uri_s, sizeof uri_s, "%s", uri(""));
+	ck_assert_msg(dqlc_connect(uri_s, NULL, &conn, &e) == 0, "connect: %s", e.message);
+	ck_assert_msg(dqlc_conn_prepare(conn, KV_SQL, &stmt, &e) == 0, "prepare: %s", e.message);
+	ck_assert_int_eq(dqlc_conn_begin(conn, &e), 0);
+
+	report_pipe(rfd);
+	pid = kid_fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(rfd[0]);
+		plain_child(conn, stmt, uri_s, rfd[1]);
+	}
+	close(rfd[1]);
+	expect_report(rfd[0], pid, 60000, &r);
+	close(rfd[0]);
+	ck_assert_int_eq(r.queries_ok, 1);
+
+	/* The parent's connection, statement and transaction are intact. */
+	ck_assert(dqlc_conn_usable(conn));
+	ck_assert(dqlc_conn_in_transaction(conn));
+	for (int k = 1; k <= 3; k++) {
+		int rc = dqlc_stmt_query(stmt, (dqlc_value_t[]){dqlc_value_int(k)}, 1, &res, &e);
+		ck_assert_msg(rc == 0, "statement after the child: %s", e.message);
+		ck_assert_msg(kv_check(res, k, why, sizeof why) == 0, "%s", why);
+		dqlc_result_free(res);
+		res = NULL;
+	}
+	ck_assert_msg(dqlc_conn_commit(conn, &e) == 0, "commit: %s", e.message);
+	dqlc_stmt_finalize(stmt);
+	dqlc_conn_close(conn);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------- */
 
 static TCase *tcase(Suite *s, const char *name, double timeout)
@@ -1814,6 +1892,7 @@ static Suite *fork_suite(void)
 	tcase_add_loop_test(tcase(s, "lease", 90), test_lease_across_fork, 0,
 			    (int)(sizeof lease_cases / sizeof lease_cases[0]));
 	tcase_add_loop_test(tcase(s, "first_call", 90), test_first_call, 0, FC_LOOPS);
+	tcase_add_test(tcase(s, "plain_conn", 90), test_plain_conn);
 	return s;
 }
 
