@@ -315,9 +315,30 @@ DQLC_API int dqlc_connect_node(const char *address, const dqlc_config_t *cfg,
 DQLC_API void dqlc_conn_close(dqlc_conn_t *conn);
 
 /**
- * Run SQL that returns no rows (every statement of a multi-statement script
- * runs; parameters bind to the first).  *out (if out is not NULL) receives a
- * result carrying last insert id and rows affected.
+ * Run SQL that returns no rows; every statement of a multi-statement script
+ * runs, in order.  *out (if out is not NULL) receives a result carrying last
+ * insert id and rows affected (after the last statement).
+ *
+ * Parameters of a script go to its statements in order, each statement
+ * taking as many as it has placeholders ("INSERT .. (?, ?); UPDATE .. ?"
+ * takes 3): on dqlite servers from 1.15, which say where each prepared
+ * statement ends, the script is run statement by statement.  A count that
+ * does not match fails with DQLC_EINVAL when the statement that lacks
+ * parameters, or the last one, is reached; like any failing statement of a
+ * script this stops it, and the statements before it have run (the error
+ * then carries DQLC_ERRF_MAYBE_EXECUTED and names the statement).  Older
+ * servers (1.11) cannot split: there the parameters must all belong to the
+ * first statement (placeholders in later ones are NULL), anything else is
+ * DQLC_EINVAL naming the server version limit, before anything runs.
+ *
+ * More than 255 parameters in one statement need a server from 1.12 (on
+ * every SQL call); a 1.11 server gets DQLC_EINVAL naming the limit.  What
+ * the server supports is learned on the connection the first time a call
+ * needs it (one request a 1.11 server answers harmlessly), never by sending
+ * what crashes an old server.  RETURNING is refused (DQLC_EINVAL) on every
+ * path: servers before 1.18.3 (1.11 and 1.18.1 seen) abort after it.
+ * Changing journal_mode or page_size is refused on 1.11 servers (they
+ * abort); newer servers refuse it themselves (DQLC_ESQL, code 10).
  */
 DQLC_API int dqlc_conn_exec(dqlc_conn_t *conn, const char *sql, const dqlc_value_t *params,
 			    size_t n, dqlc_result_t **out, dqlc_error_t *err);
@@ -392,9 +413,10 @@ DQLC_API void dqlc_cursor_close(dqlc_cursor_t *cur);
  * and NULL for other types.  Out-of-range row/col gives DQLC_TYPE_NULL, 0 or
  * a NULL pointer, never a crash.
  *
- * NULL handling: dqlite servers send NULL in a DATETIME/DATE/TIMESTAMP column
- * as ISO8601 "" — the library turns that back into NULL.  NULL in a BOOLEAN
- * column arrives as false and cannot be told apart (see doc/types.md).
+ * NULL handling: dqlite servers (1.11 and 1.18 alike) send NULL in a
+ * DATETIME/DATE/TIMESTAMP column as ISO8601 "" — the library turns that back
+ * into NULL.  NULL in a BOOLEAN column arrives as false and cannot be told
+ * apart (see doc/types.md).
  * ========================================================================= */
 
 DQLC_API size_t dqlc_result_column_count(const dqlc_result_t *r);
