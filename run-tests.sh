@@ -26,7 +26,7 @@ make -j"$(nproc)" $check_target >check.out 2>&1 || status=$?
 grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP)' check.out || true
 if [ "$status" != 0 ]; then
 	tail -n 15 check.out
-	for f in $(grep -lE '^(FAIL|ERROR)' $(find . -name '*.trs') 2>/dev/null); do
+	for f in $(grep -lE '^:test-result: (FAIL|ERROR)' $(find . -name '*.trs') 2>/dev/null); do
 		echo "==== ${f%.trs}.log"; tail -n 80 "${f%.trs}.log"
 	done
 fi
