@@ -701,9 +701,11 @@ DQLC_API bool dqlc_future_ready(dqlc_future_t *f);
 /**
  * Register the completion callback (once per future; a second call is
  * DQLC_EMISUSE).  It runs exactly once, with no library lock held: on the
- * worker that completes the request; right here if the future is already
- * complete; or on the thread whose dqlc_future_cancel() dropped the queued
- * request, or whose dqlc_pool_close() (close=abort) failed it.  Result and error accessors work inside it; waiting on
+ * worker that completes the request (or on the pool's deadline thread, when
+ * the deadline passes while the request is still queued); right here if the
+ * future is already complete; or on the thread whose dqlc_future_cancel()
+ * dropped the queued request, or whose dqlc_pool_close() (close=abort)
+ * failed it.  Result and error accessors work inside it; waiting on
  * another future of the same pool there returns DQLC_EDEADLK.  `arg` must
  * stay valid until the callback has run.  The callback must not block for
  * long: it occupies a worker.

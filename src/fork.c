@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cluster/discover.h"
 #include "conn.h"
 #include "error.h"
@@ -84,6 +85,7 @@ static void child(void)
 		p->map.wake_fd = -1;
 		p->map.running = false; /* its thread stayed in the parent */
 		p->n_threads = 0;
+		p->timer_on = false; /* so did the deadline thread */
 	}
 	unlock_all();
 }
@@ -144,6 +146,7 @@ void dqlc__pool_reset_in_child(struct dqlc_pool *p)
 	dqlc__cond_init(&p->cv_work);
 	dqlc__cond_init(&p->cv_conn);
 	dqlc__cond_init(&p->cv_lane);
+	dqlc__cond_init(&p->cv_timer);
 	dqlc__cond_init(&m->cv_leader);
 	dqlc__cond_init(&m->cv_thread);
 
@@ -183,6 +186,8 @@ void dqlc__pool_reset_in_child(struct dqlc_pool *p)
 	free(p->threads);
 	p->threads = NULL;
 	p->n_threads = 0;
+	p->timer_on = false;
+	p->timer_at = DQLC__NO_DEADLINE;
 	p->lane_busy = false;
 	/* Callers that were running a request inline, and the polling
 	 * sentinel, were threads of the parent: none of them will ever

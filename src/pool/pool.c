@@ -49,6 +49,7 @@ int dqlc_pool_create(const char *uri, const dqlc_config_t *cfg, dqlc_pool_t **ou
 	dqlc__cond_init(&p->cv_work);
 	dqlc__cond_init(&p->cv_conn);
 	dqlc__cond_init(&p->cv_lane);
+	dqlc__cond_init(&p->cv_timer);
 	p->state = DQLC__POOL_RUNNING;
 	p->pid = getpid();
 	p->map.on_refresh = dqlc__pool_keep_warm;
@@ -153,6 +154,8 @@ static dqlc_future_t *submit(struct dqlc_pool *p, enum dqlc__job kind, const cha
 	atomic_fetch_add(&p->stats.submitted, 1);
 	if (p->steal_score < DQLC__DEFER_AT || !p->sentinel)
 		pthread_cond_signal(&p->cv_work);
+	if (p->timer_on && f->deadline < p->timer_at)
+		pthread_cond_signal(&p->cv_timer); /* due before its next wake-up */
 	pthread_mutex_unlock(&p->mu);
 	return f;
 }
@@ -355,6 +358,7 @@ static void free_pool(struct dqlc_pool *p)
 	pthread_cond_destroy(&p->cv_work);
 	pthread_cond_destroy(&p->cv_conn);
 	pthread_cond_destroy(&p->cv_lane);
+	pthread_cond_destroy(&p->cv_timer);
 	free(p->idle);
 	free(p->threads);
 	dqlc__config_clear(&p->cfg);
@@ -366,9 +370,9 @@ void dqlc_pool_close(dqlc_pool_t *p)
 	struct dqlc_future *q, *f, *next;
 	struct dqlc_conn **idle = NULL;
 	size_t n_idle, i, n_threads;
-	pthread_t *threads;
+	pthread_t *threads, timer;
 	dqlc_error_t e;
-	bool free_now;
+	bool free_now, timer_on;
 
 	if (p == NULL)
 		return;
@@ -406,8 +410,11 @@ void dqlc_pool_close(dqlc_pool_t *p)
 	pthread_cond_broadcast(&p->cv_work);
 	pthread_cond_broadcast(&p->cv_conn);
 	pthread_cond_broadcast(&p->cv_lane);
+	pthread_cond_broadcast(&p->cv_timer);
 	threads = p->threads;
 	n_threads = p->n_threads;
+	timer = p->timer;
+	timer_on = p->timer_on;
 	pthread_mutex_unlock(&p->mu);
 
 	dqlc__err(&e, DQLC_ECLOSED, "pool closed before the request ran");
@@ -418,6 +425,8 @@ void dqlc_pool_close(dqlc_pool_t *p)
 	}
 	for (i = 0; i < n_threads; i++)
 		pthread_join(threads[i], NULL);
+	if (timer_on)
+		pthread_join(timer, NULL);
 	/* Callers running a request inline hold a connection: wait for them. */
 	pthread_mutex_lock(&p->mu);
 	while (p->stealers > 0)
@@ -428,6 +437,7 @@ void dqlc_pool_close(dqlc_pool_t *p)
 
 	pthread_mutex_lock(&p->mu);
 	p->n_threads = 0;
+	p->timer_on = false;
 	n_idle = dqlc__pool_take_idle(p, &idle);
 	p->state = DQLC__POOL_CLOSED;
 	free_now = p->n_leased == 0;

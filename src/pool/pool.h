@@ -67,6 +67,12 @@ struct dqlc_pool {
 	/* workers, started on first use */
 	pthread_t *threads;
 	size_t n_threads;
+	/* The deadline thread (started with the workers): completes queued
+	 * requests whose deadline passes while every worker is busy. */
+	pthread_t timer;
+	bool timer_on;
+	pthread_cond_t cv_timer;
+	int64_t timer_at; /* its next wake-up (DQLC__NO_DEADLINE: when signalled) */
 
 	/* connections */
 	struct dqlc_conn *conns;  /* every connection of the pool (fork reset) */

@@ -156,6 +156,68 @@ bool dqlc__pool_run_inline(struct dqlc_pool *p, struct dqlc_future *f)
 	return true;
 }
 
+/* The deadline thread.  Workers check a request's deadline when they take
+ * it, but all of them may be busy for long (each on a request with a long
+ * deadline, on a server that stopped answering): a request queued behind
+ * them must still complete when its own deadline passes. */
+static void *timer_main(void *arg)
+{
+	struct dqlc_pool *p = arg;
+	/* Callbacks run here: waits inside them see DQLC_EDEADLK, as on a
+	 * worker. */
+	dqlc__worker_of = p;
+	pthread_mutex_lock(&p->mu);
+	while (p->state == DQLC__POOL_RUNNING && p->timer_on) {
+		struct dqlc_future *f, *next, *expired = NULL;
+		int64_t now = dqlc__now_ns(), at = DQLC__NO_DEADLINE;
+		for (f = p->q_head; f != NULL; f = next) {
+			bool mine;
+			next = f->next;
+			if (f->deadline > now) {
+				if (f->deadline < at)
+					at = f->deadline;
+				continue;
+			}
+			dqlc__future_lock(f);
+			mine = f->state == DQLC__F_QUEUED;
+			if (mine)
+				f->state = DQLC__F_RUNNING; /* claimed: no worker will take it */
+			dqlc__future_unlock(f);
+			if (!mine)
+				continue;
+			dqlc__queue_unlink(p, f);
+			f->next = expired;
+			expired = f;
+		}
+		while (expired != NULL) {
+			struct dqlc__settled settled;
+			dqlc_error_t e;
+			f = expired;
+			expired = f->next;
+			f->next = NULL;
+			dqlc__err(&e, DQLC_ETIMEDOUT, "deadline exceeded before the request could run");
+			/* Settled under the pool mutex, like a cancel (see
+			 * dqlc__future_settle). */
+			dqlc__future_settle(f, DQLC_ETIMEDOUT, &e, NULL, true, &settled);
+			atomic_fetch_add(&p->stats.timeouts, 1);
+			atomic_fetch_add(&p->stats.failed, 1);
+			dqlc__stats_latency(p, dqlc__now_ns() - f->submit_ns);
+			pthread_mutex_unlock(&p->mu);
+			dqlc__event(&p->cfg, DQLC_EVENT_REQUEST_DONE, NULL, NULL, DQLC_ETIMEDOUT, 0,
+				    (dqlc__now_ns() - f->submit_ns) / 1000);
+			dqlc__future_finish(f, &settled); /* callback: no lock held */
+			pthread_mutex_lock(&p->mu);
+		}
+		if (at <= dqlc__now_ns())
+			continue;
+		p->timer_at = at;
+		dqlc__cond_wait_until(&p->cv_timer, &p->mu, at);
+		p->timer_at = DQLC__NO_DEADLINE;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
 int dqlc__workers_start(struct dqlc_pool *p, dqlc_error_t *err)
 {
 	sigset_t all, old;
@@ -173,6 +235,14 @@ int dqlc__workers_start(struct dqlc_pool *p, dqlc_error_t *err)
 		if (rv != 0)
 			break;
 		p->n_threads++;
+	}
+	if (p->n_threads > 0) {
+		p->timer_at = DQLC__NO_DEADLINE;
+		p->timer_on = pthread_create(&p->timer, NULL, timer_main, p) == 0;
+		if (!p->timer_on)
+			dqlc__log(&p->cfg, DQLC_LOG_WARN,
+				  "cannot start the deadline thread: queued requests complete "
+				  "late when every worker is busy");
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (p->n_threads == 0) {
