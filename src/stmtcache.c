@@ -9,6 +9,11 @@
 #include "result.h"
 #include "sqltext.h"
 
+/* SQLite takes at most SQLITE_MAX_VARIABLE_NUMBER parameters: 32766 by
+ * default, 250000 in Debian's build.  A STMT reply claiming more than 2^20
+ * comes from a broken or hostile server. */
+#define DQLC__STMT_MAX_PARAMS (1u << 20)
+
 struct entry {
 	uint64_t hash;
 	char *sql;
@@ -92,6 +97,14 @@ static int lookup(struct dqlc_conn *c, const char *sql, struct entry **out, dqlc
 				    &tail, err);
 	if (rv != 0)
 		return rv;
+	if (nparams > DQLC__STMT_MAX_PARAMS) {
+		/* run() pads the parameters to this count: never allocate what a
+		 * broken or hostile server claims. */
+		dqlc__conn_break(c);
+		return dqlc__err(err, DQLC_EPROTO,
+				 "STMT: the server says the statement takes %llu parameters",
+				 (unsigned long long)nparams);
+	}
 	if (c->cache == NULL) /* a leadership error inside the call dropped it */
 		return dqlc__err(err, DQLC_EIO, "statement cache dropped");
 	e = &k->e[k->n];
