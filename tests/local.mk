@@ -300,3 +300,38 @@ endif
 EXTRA_DIST += scripts/trixie-root.sh scripts/trixie-node.sh scripts/trixie-run.sh
 # ---- end of the second server generation -------------------------------------
 
+# ---- Faults, chaos and soak (issue 9).  (owned by the chaos tests;
+# append-only)
+# test-hostile: the client against tests/fakenode, a fake node answering
+# with random and mutated frames (part of `make check`).
+# tests/chaos/chaos (built with the other programs, never run by `make
+# check`; `make chaos` builds just it): a real cluster behind
+# tests/faultproxy proxies, a mixed workload through one pool, a nemesis,
+# invariant checks; also the soak mode.  Run it as
+#   tests/chaos/chaos --seed N --duration S      (or --soak --duration S)
+if HAVE_CHECK
+check_PROGRAMS += tests/integration/test-hostile
+tests_integration_test_hostile_SOURCES = tests/integration/test_hostile.c \
+	tests/fakenode/fakenode.c tests/fakenode/fakenode.h
+tests_integration_test_hostile_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/fakenode
+tests_integration_test_hostile_LDADD = $(TEST_LIBS)
+if HAVE_DQLITE
+noinst_PROGRAMS += tests/chaos/chaos
+tests_chaos_chaos_SOURCES = tests/chaos/chaos.c \
+	tests/faultproxy/faultproxy.c tests/faultproxy/faultproxy.h $(HARNESS_SOURCES)
+tests_chaos_chaos_CFLAGS = $(HARNESS_CFLAGS) -I$(top_srcdir)/tests/faultproxy
+tests_chaos_chaos_LDADD = libdqlc-core.la
+chaos: tests/chaos/chaos$(EXEEXT) tools/dqlc-node$(EXEEXT)
+endif
+endif
+if !HAVE_CHECK
+chaos:
+	@echo "make chaos needs Check and libdqlite; configure did not find them" >&2; exit 1
+else
+if !HAVE_DQLITE
+chaos:
+	@echo "make chaos needs libdqlite (dqlc-node); configure did not find it" >&2; exit 1
+endif
+endif
+.PHONY: chaos
+# ---- end of faults, chaos and soak ------------------------------------------
