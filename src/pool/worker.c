@@ -253,9 +253,12 @@ int dqlc__workers_start(struct dqlc_pool *p, dqlc_error_t *err)
 	return 0;
 }
 
+/* (Not when a later statement of a script failed so: the ones before it ran,
+ * and the error says so with DQLC_ERRF_MAYBE_EXECUTED.) */
 static bool is_busy(const dqlc_error_t *e)
 {
-	return e->code == DQLC_ESQL && (e->sqlite_code & 0xff) == DQLC_SQLITE_BUSY;
+	return e->code == DQLC_ESQL && (e->sqlite_code & 0xff) == DQLC_SQLITE_BUSY &&
+	       !(e->flags & DQLC_ERRF_MAYBE_EXECUTED);
 }
 
 /* libdqlite 1.11 answers a write whose WAL frames raft refused to append
@@ -266,7 +269,8 @@ static bool is_busy(const dqlc_error_t *e)
  * too.  Either way the write can run again, after the leader is found anew. */
 static bool raft_refused(const struct dqlc_future *f, int rv, const dqlc_error_t *e)
 {
-	return f->kind == DQLC__JOB_EXEC && rv == DQLC_ESQL && e->sqlite_code == 7;
+	return f->kind == DQLC__JOB_EXEC && rv == DQLC_ESQL && e->sqlite_code == 7 &&
+	       !(e->flags & DQLC_ERRF_MAYBE_EXECUTED);
 }
 
 /* Is running the request again safe and useful? */

@@ -434,6 +434,42 @@ START_TEST(test_script_stops_at_failure)
 }
 END_TEST
 
+/* A script whose later statement meets SQLITE_BUSY is not run again by the
+ * pool: the statements before it ran. */
+START_TEST(test_script_busy_not_retried)
+{
+	dqlc_pool_t *p = pool_for("script_busy");
+	dqlc_error_t err = {0};
+	ck_assert_int_eq(future_done(dqlc_pool_exec(p, "CREATE TABLE b (x INTEGER)", NULL, 0), &err,
+				     NULL),
+			 0);
+	/* Another client holds the write lock in an open transaction. */
+	dqlc_conn_t *holder = connect_db("script_busy");
+	exec_ok(holder, "BEGIN");
+	exec_ok(holder, "INSERT INTO b VALUES (1)");
+	/* Statement 1 takes no write lock; statement 2 needs it. */
+	dqlc_value_t v[] = {DQLC_INT(1), DQLC_INT(2)};
+	dqlc_pool_stats_t before = {.struct_size = sizeof before}, after = before;
+	ck_assert_int_eq(dqlc_pool_stats(p, &before, &err), 0);
+	int rc = future_done(dqlc_pool_exec(p, "SELECT ? WHERE 0; INSERT INTO b VALUES (?)", v, 2),
+			     &err, NULL);
+	ck_assert_int_eq(dqlc_pool_stats(p, &after, &err), 0);
+	if (tc_server_is_1_11()) {
+		assert_limit(rc, &err, "script", "1.15");
+	} else {
+		ck_assert_msg(rc == DQLC_ESQL && (err.sqlite_code & 0xff) == 5, "%s: %s",
+			      dqlc_errname(rc), err.message);
+		ck_assert(err.flags & DQLC_ERRF_MAYBE_EXECUTED);
+		ck_assert_ptr_nonnull(strstr(err.message, "statement 2"));
+		ck_assert_uint_eq(after.busy_retries, before.busy_retries);
+	}
+	exec_ok(holder, "COMMIT");
+	dqlc_conn_close(holder);
+	dqlc_pool_close(p);
+	no_node_died();
+}
+END_TEST
+
 /* ---- typed columns ------------------------------------------------------------------ */
 
 START_TEST(test_typed_nulls)
@@ -634,6 +670,7 @@ static Suite *features_suite(void)
 	tcase_add_test(tc, test_three_statement_script_pool);
 	tcase_add_test(tc, test_script_parameter_count_mismatch);
 	tcase_add_test(tc, test_script_stops_at_failure);
+	tcase_add_test(tc, test_script_busy_not_retried);
 	tcase_add_test(tc, test_typed_nulls);
 	tcase_add_test(tc, test_prepare_on_follower);
 	tcase_add_test(tc, test_returning_refused);
