@@ -12,6 +12,7 @@
 #include "error.h"
 #include "net/sock.h"
 #include "net/tls.h"
+#include "pool/pool.h"
 #include "result.h"
 
 #define RBUF_INITIAL (64 * 1024)
@@ -143,6 +144,11 @@ int dqlc__conn_enter(struct dqlc_conn *c, dqlc_error_t *err)
 {
 	if (c == NULL)
 		return dqlc__err(err, DQLC_EINVAL, "NULL connection");
+	/* A lease used in a child the atfork handlers never saw (a raw
+	 * clone): the pid check marks it inherited before it can reach the
+	 * parent's socket. */
+	if (c->leased && !c->forked)
+		dqlc__pool_check_fork(c->pool);
 	if (c->forked)
 		return dqlc__err(err, DQLC_EFORKED,
 				 "connection inherited across fork(): it belongs to the parent");
