@@ -312,8 +312,10 @@ EXTRA_DIST += scripts/trixie-root.sh scripts/trixie-node.sh scripts/trixie-run.s
 if HAVE_CHECK
 check_PROGRAMS += tests/integration/test-hostile
 tests_integration_test_hostile_SOURCES = tests/integration/test_hostile.c \
-	tests/fakenode/fakenode.c tests/fakenode/fakenode.h
-tests_integration_test_hostile_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/fakenode
+	tests/fakenode/fakenode.c tests/fakenode/fakenode.h \
+	tests/faultproxy/faultproxy.c tests/faultproxy/faultproxy.h
+tests_integration_test_hostile_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/fakenode \
+	-I$(top_srcdir)/tests/faultproxy
 tests_integration_test_hostile_LDADD = $(TEST_LIBS)
 if HAVE_DQLITE
 noinst_PROGRAMS += tests/chaos/chaos

@@ -452,7 +452,7 @@ static size_t text_at(const struct wb *b)
 static fn_mut_t pick(fn_t *fn, uint8_t req, uint64_t *r)
 {
 	fn_plan_t pl = fn->plan;
-	bool hs = req == REQ_LEADER || req == REQ_CLIENT || req == REQ_OPEN;
+	bool hs = req == REQ_LEADER || req == REQ_CLIENT || req == REQ_OPEN || req == REQ_CLUSTER;
 	if ((pl.spare_handshake && hs) || (int)(xs(r) % 100) >= pl.mutate_pct)
 		return FN_VALID;
 	if (pl.only >= 0 && pl.only < FN__COUNT)

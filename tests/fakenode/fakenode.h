@@ -65,7 +65,8 @@ typedef enum {
 typedef struct fn_plan {
 	uint64_t seed;
 	int mutate_pct;       /* 0..100: chance that a reply is mutated */
-	bool spare_handshake; /* LEADER, CLIENT and OPEN replies stay valid */
+	bool spare_handshake; /* LEADER, CLIENT, OPEN and CLUSTER replies stay
+				 valid (discovery and connecting succeed) */
 	int only;             /* -1: any mutation; else only this fn_mut_t */
 	int stall_max_ms;     /* 0: a stall lasts until the client goes */
 } fn_plan_t;

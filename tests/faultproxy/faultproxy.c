@@ -339,8 +339,13 @@ static void on_frame(fp_t *fp, struct pair *pr, int dir, const uint8_t *frame, s
 	uint8_t type = frame[4];
 	if (dir == DIR_UP) {
 		if (type == DQLC__REQ_CONNECT) {
-			/* Raft's own connection: relay raw from now on. */
-			pr->h[0].raw = pr->h[1].raw = true;
+			/* Raft's own connection: relay raw from now on (what the
+			 * other direction had buffered goes first). */
+			struct half *d = &pr->h[DIR_DOWN];
+			if (!d->raw && d->flen > 0)
+				enqueue(fp, pr, DIR_DOWN, d->fbuf, d->flen);
+			d->flen = 0;
+			d->raw = pr->h[DIR_UP].raw = true;
 		} else if (type == DQLC__REQ_CLUSTER && len >= 16) {
 			pr->cluster_format = get64(frame + 8);
 		}

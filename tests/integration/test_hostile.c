@@ -11,6 +11,9 @@
  * leak: file descriptors and threads return to their baseline once the
  * client objects are closed, and ASan/LSan or valgrind see the rest.
  *
+ * test_faultproxy checks the fault proxy of the chaos run against a
+ * well-behaved fake node.
+ *
  * Fixed seeds make the main runs reproducible (each worker thread talks to
  * a fake node of its own, one call at a time); test_random_seed adds a run
  * with a seed from the clock, printed first (DQLC_HOSTILE_SEED=N repeats
@@ -29,6 +32,7 @@
 
 #include "dqlite-client.h"
 #include "fakenode.h"
+#include "faultproxy.h"
 
 #define TIMEOUT_MS 120 /* request, connect */
 #define THREADS 4
@@ -645,6 +649,9 @@ START_TEST(test_queued_request_deadline)
 		nanosleep(&ts, NULL); /* polling a condition, bounded */
 	}
 	ck_assert_uint_gt(fn_count(fn, FN_STALL), 0);
+	dqlc_pool_stats_t ps = {.struct_size = sizeof ps};
+	ck_assert_int_eq(dqlc_pool_stats(pool, &ps, NULL), 0);
+	ck_assert_uint_eq(ps.in_flight, 1); /* the slow one, on the only worker */
 	/* ...so these stay queued until their own deadline, which must end them. */
 	struct pend b[3];
 	for (int k = 0; k < 3; k++) {
@@ -681,6 +688,74 @@ START_TEST(test_queued_request_deadline)
 }
 END_TEST
 
+/* The fault proxy (tests/faultproxy, used by the chaos run) in front of a
+ * well-behaved fake node: it rewrites the node's address in LEADER replies
+ * (else the client would go around it), and each fault does what it says. */
+START_TEST(test_faultproxy)
+{
+	int fds0 = count_fds();
+	fn_t *fn = fn_start();
+	ck_assert_ptr_nonnull(fn);
+	fn_plan_t plan = {.seed = 5, .mutate_pct = 0, .only = -1};
+	fn_set_plan(fn, &plan);
+	fp_t *fp = fp_new();
+	ck_assert_ptr_nonnull(fp);
+	char addr[64], uri[256];
+	ck_assert_int_eq(fp_add(fp, fn_address(fn), addr, sizeof addr), 0);
+	make_uri(uri, sizeof uri, addr, "");
+	dqlc_conn_t *c = NULL;
+	dqlc_error_t e = {0};
+	dqlc_node_info_t info;
+	ck_assert_msg(dqlc_connect(uri, NULL, &c, &e) == 0, "through the proxy: %s", e.message);
+	ck_assert_int_eq(dqlc_conn_leader(c, &info, &e), 0);
+	ck_assert_str_eq(info.address, addr); /* rewritten */
+	fp_stats_t st;
+	fp_stats(fp, &st);
+	ck_assert_uint_ge(st.rewritten, 2);
+	/* A delay of 25 ms each way shows in a round trip. */
+	ck_assert_int_eq(fp_delay(fp, 0, FP_BOTH, 25), 0);
+	int64_t t0 = now_ms();
+	int rc0 = dqlc_conn_exec(c, "INSERT INTO t VALUES (1)", NULL, 0, NULL, &e);
+	ck_assert_msg(rc0 == 0, "delayed exec: %s", e.message);
+	ck_assert_int_ge(now_ms() - t0, 48);
+	ck_assert_int_eq(fp_clear(fp, 0), 0);
+	/* Replies black-holed: the call ends at its deadline. */
+	ck_assert_int_eq(fp_blackhole(fp, 0, FP_TO_CLIENT, true), 0);
+	t0 = now_ms();
+	ck_assert_int_eq(dqlc_conn_exec(c, "INSERT INTO t VALUES (1)", NULL, 0, NULL, &e),
+			 DQLC_ETIMEDOUT);
+	ck_assert(e.flags & DQLC_ERRF_MAYBE_EXECUTED);
+	ck_assert_int_le(now_ms() - t0, TIMEOUT_MS + slack_ms());
+	dqlc_conn_close(c);
+	fp_clear(fp, -1);
+	/* Each armed fault fires once and breaks the call that meets it. */
+	for (int k = FP_ARM_RESET_MID_REPLY; k < FP_ARM__COUNT; k++) {
+		c = NULL;
+		ck_assert_msg(dqlc_connect(uri, NULL, &c, &e) == 0, "%s", e.message);
+		ck_assert_int_eq(fp_arm(fp, 0, (fp_arm_t)k), 0);
+		dqlc_result_t *res = NULL;
+		int rc = dqlc_conn_query(c, "SELECT a FROM t", NULL, 0, &res, &e);
+		dqlc_result_free(res);
+		ck_assert_msg(rc == DQLC_EIO || rc == DQLC_EPROTO || rc == DQLC_ETIMEDOUT,
+			      "%s: %s (%s)", fp_arm_name((fp_arm_t)k), dqlc_errname(rc), e.message);
+		fp_stats(fp, &st);
+		ck_assert_uint_eq(st.fired[k], 1);
+		dqlc_conn_close(c);
+	}
+	/* Refused connections: no leader to be found. */
+	ck_assert_int_eq(fp_refuse(fp, 0, true), 0);
+	c = NULL;
+	ck_assert_int_ne(dqlc_connect(uri, NULL, &c, &e), 0);
+	fp_stats(fp, &st);
+	ck_assert_uint_ge(st.refused, 1);
+	ck_assert(fp_wait_idle(fp, 5000));
+	fp_free(fp);
+	wait_fake_idle(fn);
+	fn_stop(fn);
+	ck_assert_int_eq(count_fds(), fds0);
+}
+END_TEST
+
 START_TEST(test_random_seed)
 {
 	const char *env = getenv("DQLC_HOSTILE_SEED");
@@ -698,6 +773,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("hostile");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_queued_request_deadline);
+	tcase_add_test(tc, test_faultproxy);
 	tcase_add_loop_test(tc, test_each_mutation, 1, FN__COUNT);
 	tcase_add_loop_test(tc, test_conn_fixed_seed, 0, 4);
 	tcase_add_loop_test(tc, test_conn_handshake_mutated, 0, 1);
