@@ -263,12 +263,12 @@ static void account(int kind, int rc, uint32_t flags, int64_t start_ns, int64_t 
 
 /* ---- write records ------------------------------------------------------------------ */
 
-/* Writes whose outcome is checked at the end.  Records live in blocks that
- * never move (callbacks hold pointers to them). */
+/* A write in progress.  Short-lived (on the caller's stack while its future
+ * runs: the callback holds a pointer to it); its outcome is then kept as one
+ * byte per write (struct worker.out), so that a long run's bookkeeping does
+ * not grow the soak's RSS. */
 struct wrec {
-	uint64_t key; /* insert uid / transfer id */
-	int kind;     /* K_INSERT or K_TRANSFER */
-	int src, dst, amount;
+	uint64_t key; /* insert uid / transfer id: (worker + 1) << 40 | counter */
 	int rc;
 	uint32_t flags;
 	bool canceled; /* cancel was asked */
@@ -276,39 +276,8 @@ struct wrec {
 	_Atomic int64_t done_ns; /* set by the completion callback */
 };
 
-#define BLOCK 4096
-struct block {
-	struct block *next;
-	int n;
-	struct wrec r[BLOCK];
-};
-
-struct recs {
-	struct block *head; /* newest first */
-};
-
-static struct wrec *rec_new(struct recs *rs)
-{
-	if (rs->head == NULL || rs->head->n == BLOCK) {
-		struct block *b = calloc(1, sizeof *b);
-		if (b == NULL) {
-			fprintf(stderr, "chaos: out of memory\n");
-			exit(2);
-		}
-		b->next = rs->head;
-		rs->head = b;
-	}
-	return &rs->head->r[rs->head->n++];
-}
-
-static void recs_free(struct recs *rs)
-{
-	while (rs->head) {
-		struct block *b = rs->head;
-		rs->head = b->next;
-		free(b);
-	}
-}
+#define KEY_BITS 40
+#define OUT_MAYBE 0x80 /* outcome byte: rc (0 = acknowledged) | OUT_MAYBE */
 
 /* ---- the workload ------------------------------------------------------------------- */
 
@@ -317,10 +286,34 @@ static dqlc_pool_t *pool;
 struct worker {
 	pthread_t th;
 	int index;
+	int kind; /* K_INSERT, K_TRANSFER, or another kind (no writes) */
 	uint64_t rng;
-	struct recs recs;
-	uint64_t next_key;
+	uint8_t *out; /* outcome byte of write number k */
+	size_t n_out, cap_out;
 };
+
+/* A new write's key. */
+static uint64_t new_key(struct worker *w)
+{
+	return ((uint64_t)(w->index + 1) << KEY_BITS) | w->n_out;
+}
+
+/* Keep the outcome of the write just finished (its key was new_key()). */
+static void keep_outcome(struct worker *w, const struct wrec *r)
+{
+	if (w->n_out == w->cap_out) {
+		size_t cap = w->cap_out ? w->cap_out * 2 : 4096;
+		uint8_t *b = realloc(w->out, cap);
+		if (b == NULL) {
+			fprintf(stderr, "chaos: out of memory\n");
+			exit(2);
+		}
+		w->out = b;
+		w->cap_out = cap;
+	}
+	w->out[w->n_out++] = (uint8_t)((r->rc & 0x7f) |
+				       (r->rc && (r->flags & DQLC_ERRF_MAYBE_EXECUTED) ? OUT_MAYBE : 0));
+}
 
 static void on_done(dqlc_future_t *f, void *arg)
 {
@@ -370,12 +363,13 @@ static void *inserter_main(void *arg)
 	enum { MAXB = 8 };
 	while (!atomic_load(&stop_workload)) {
 		struct pending p[MAXB];
+		struct wrec recs[MAXB];
 		int n = (int)rnd_range(&w->rng, 1, MAXB);
+		memset(recs, 0, sizeof recs);
 		for (int k = 0; k < n; k++) {
-			struct wrec *r = rec_new(&w->recs);
+			struct wrec *r = &recs[k];
 			char pad[64];
-			r->key = ((uint64_t)(w->index + 1) << 40) | w->next_key++;
-			r->kind = K_INSERT;
+			r->key = new_key(w) + (uint64_t)k;
 			r->deadline_ms = opt.soak ? REQUEST_TIMEOUT_MS : rnd_range(&w->rng, 300, 3000);
 			pad_text(pad, sizeof pad, r->key);
 			dqlc_value_t par[] = {DQLC_INT((int64_t)r->key), DQLC_INT(w->index),
@@ -415,6 +409,7 @@ static void *inserter_main(void *arg)
 			char what[64];
 			snprintf(what, sizeof what, "insert %#" PRIx64, r->key);
 			account(K_INSERT, rc, r->flags, r->submit_ns, done, r->deadline_ms, what);
+			keep_outcome(w, r);
 			if (opt.verbose && rc != 0 && rc != DQLC_ECANCELED)
 				say("insert %#" PRIx64 ": %s%s: %s", r->key, dqlc_errname(rc),
 				    (r->flags & DQLC_ERRF_MAYBE_EXECUTED) ? " (maybe executed)" : "",
@@ -469,14 +464,13 @@ static void *transferer_main(void *arg)
 {
 	struct worker *w = arg;
 	while (!atomic_load(&stop_workload)) {
-		struct wrec *r = rec_new(&w->recs);
-		r->key = ((uint64_t)(w->index + 1) << 40) | w->next_key++;
-		r->kind = K_TRANSFER;
-		r->src = (int)rnd_range(&w->rng, 0, NACCT - 1);
-		r->dst = (int)((r->src + rnd_range(&w->rng, 1, NACCT - 1)) % NACCT);
-		r->amount = (int)rnd_range(&w->rng, 1, 50);
+		struct wrec rec = {0}, *r = &rec;
+		r->key = new_key(w);
+		int src = (int)rnd_range(&w->rng, 0, NACCT - 1);
+		int dst = (int)((src + rnd_range(&w->rng, 1, NACCT - 1)) % NACCT);
+		int amount = (int)rnd_range(&w->rng, 1, 50);
 		r->deadline_ms = REQUEST_TIMEOUT_MS;
-		struct xfer_arg a = {r->key, r->src, r->dst, r->amount, 0};
+		struct xfer_arg a = {r->key, src, dst, amount, 0};
 		dqlc_error_t e = {0};
 		r->submit_ns = now_ns();
 		int rc = dqlc_pool_transaction(pool, transfer_fn, &a, &e);
@@ -487,6 +481,7 @@ static void *transferer_main(void *arg)
 		char what[64];
 		snprintf(what, sizeof what, "transfer %#" PRIx64, r->key);
 		account(K_TRANSFER, rc, r->flags, r->submit_ns, done, r->deadline_ms, what);
+		keep_outcome(w, r);
 		if (opt.verbose && rc != 0)
 			say("transfer %#" PRIx64 " (%d runs): %s%s: %s", r->key, a.runs,
 			    dqlc_errname(rc),
@@ -777,41 +772,38 @@ static void check_writes(struct worker *ws, int nw, int kind, struct keycount *k
 	const char *name = kind_names[kind];
 	size_t known = 0;
 	for (int t = 0; t < nw; t++) {
-		for (struct block *b = ws[t].recs.head; b; b = b->next) {
-			for (int i = 0; i < b->n; i++) {
-				struct wrec *r = &b->r[i];
-				if (r->kind != kind)
-					continue;
-				int c = lookup(kc, nkc, r->key);
-				if (c > 0)
-					known++;
-				if (r->rc == 0) {
-					oc->ok++;
-					if (c != 1)
-						violation("%s %#" PRIx64 " acknowledged, found %d times",
-							  name, r->key, c);
-				} else if (r->flags & DQLC_ERRF_MAYBE_EXECUTED) {
-					oc->maybe++;
-					oc->maybe_applied += c == 1;
-					if (c > 1)
-						violation("%s %#" PRIx64 " (outcome unknown: %s) found %d times",
-							  name, r->key, dqlc_errname(r->rc), c);
-				} else {
-					oc->failed_clean++;
-					if (c != 0)
-						violation("%s %#" PRIx64 " failed with %s without "
-							  "MAYBE_EXECUTED, found %d times",
-							  name, r->key, dqlc_errname(r->rc), c);
-				}
+		if (ws[t].kind != kind)
+			continue;
+		for (size_t i = 0; i < ws[t].n_out; i++) {
+			uint64_t key = ((uint64_t)(ws[t].index + 1) << KEY_BITS) | i;
+			int rc = ws[t].out[i] & 0x7f;
+			bool maybe = ws[t].out[i] & OUT_MAYBE;
+			int c = lookup(kc, nkc, key);
+			if (c > 0)
+				known++;
+			if (rc == 0) {
+				oc->ok++;
+				if (c != 1)
+					violation("%s %#" PRIx64 " acknowledged, found %d times", name,
+						  key, c);
+			} else if (maybe) {
+				oc->maybe++;
+				oc->maybe_applied += c == 1;
+				if (c > 1)
+					violation("%s %#" PRIx64 " (outcome unknown: %s) found %d times",
+						  name, key, dqlc_errname(rc), c);
+			} else {
+				oc->failed_clean++;
+				if (c != 0)
+					violation("%s %#" PRIx64 " failed with %s without "
+						  "MAYBE_EXECUTED, found %d times",
+						  name, key, dqlc_errname(rc), c);
 			}
 		}
 	}
-	size_t present = 0;
-	for (size_t i = 0; i < nkc; i++)
-		present++;
-	if (present != known)
+	if (nkc != known)
 		violation("%zu %s keys in the database were never written by this run",
-			  present - known, name);
+			  nkc - known, name);
 }
 
 /* The checks at the end; returns false if verification could not run. */
@@ -1615,6 +1607,9 @@ int main(int argc, char **argv)
 	t0_ns = now_ns();
 	for (int k = 0; k < nw; k++) {
 		ws[k].index = k;
+		ws[k].kind = k < opt.inserters ? K_INSERT
+			     : k < opt.inserters + opt.transferers ? K_TRANSFER
+								    : K_READ;
 		ws[k].rng = opt.seed * 0x9e3779b97f4a7c15ull + (uint64_t)k + 1;
 		void *(*fn)(void *) = k < opt.inserters ? inserter_main
 				     : k < opt.inserters + opt.transferers ? transferer_main
@@ -1738,7 +1733,7 @@ int main(int argc, char **argv)
 		status = 1;
 
 	for (int k = 0; k < nw; k++)
-		recs_free(&ws[k].recs);
+		free(ws[k].out);
 	free(ws);
 	free(samples);
 	free(sched);
