@@ -994,10 +994,15 @@ static int known_server_crashes(void)
 		FILE *f = fopen(path, "r");
 		if (f == NULL)
 			continue;
-		int in_stack = 0; /* lines of a stack still to look at */
+		int in_stack = 0;    /* lines of a stack still to look at */
+		bool assert_seen = false; /* the assertion, before its stack */
 		while (fgets(line, sizeof line, f) != NULL) {
-			if (strstr(line, "dqlc-node: fatal signal, stack:") != NULL) {
-				in_stack = 64;
+			if (strstr(line, "gateway__resume: Assertion") != NULL) {
+				assert_seen = true;
+			} else if (strstr(line, "dqlc-node: fatal signal, stack:") != NULL) {
+				known += assert_seen;
+				in_stack = assert_seen ? 0 : 64;
+				assert_seen = false;
 			} else if (in_stack > 0 && strstr(line, "gateway__resume") != NULL) {
 				known++;
 				in_stack = 0;
@@ -1005,6 +1010,7 @@ static int known_server_crashes(void)
 				in_stack--;
 			}
 		}
+		known += assert_seen; /* a node without the stack printer */
 		fclose(f);
 	}
 	return known;
@@ -1437,8 +1443,9 @@ static int repro_resume_crash(bool prepared)
 	while (tc_unexpected_exits(tc) == 0 && now_ns() < end)
 		sleep_ms(50);
 	int died = tc_unexpected_exits(tc);
-	printf("repro: %d node(s) died: %s\n", died,
-	       died ? "libdqlite 1.11.1 crashed (see the log tail above)" : "no crash this time");
+	printf("repro: %d node(s) died: %s; recognised as the known crash: %d\n", died,
+	       died ? "libdqlite 1.11.1 crashed (see the log tail above)" : "no crash this time",
+	       known_server_crashes());
 	status = died ? 1 : 0;
 raw_fail:
 	if (status == 2)
