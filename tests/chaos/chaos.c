@@ -1229,10 +1229,12 @@ static int soak(struct sample **out, int *n_out)
 			    s[n - 1].rss, s[n - 1].fds, s[n - 1].threads, transfers, transfer_failures);
 			next_print += 30000000000ll;
 		}
+		restart_crashed();
 		int64_t wake = next_sample < next_transfer ? next_sample : next_transfer;
 		if (wake > end)
 			wake = end;
-		sleep_ms((wake - now_ns() + 999999) / 1000000);
+		int64_t ms = (wake - now_ns() + 999999) / 1000000;
+		sleep_ms(ms < 200 ? ms : 200); /* the sampling period; crash checks */
 	}
 	*out = s;
 	*n_out = n;
