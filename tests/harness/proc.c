@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,11 +87,9 @@ static int port_outside_ephemeral(void)
 	return -1;
 }
 
-int hp_free_port(void)
+/* A port picked by the kernel (bound to port 0, then released). */
+static int port_from_kernel(void)
 {
-	int chosen = port_outside_ephemeral();
-	if (chosen > 0)
-		return chosen;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -103,6 +102,42 @@ int hp_free_port(void)
 		port = ntohs(sa.sin_port);
 	close(fd);
 	return port;
+}
+
+/* The ports this process was given lately: a caller that asks for several
+ * ports before binding any of them (a whole cluster's, say) must not get
+ * one twice, and a port is free again as soon as it was checked. */
+#define GIVEN_RING 256
+static pthread_mutex_t given_mu = PTHREAD_MUTEX_INITIALIZER;
+static int given[GIVEN_RING];
+static unsigned n_given;
+
+/* Records `port` and returns true unless it was given lately. */
+static bool give(int port)
+{
+	bool fresh = true;
+	pthread_mutex_lock(&given_mu);
+	for (unsigned i = 0; i < GIVEN_RING && i < n_given; i++)
+		if (given[i] == port)
+			fresh = false;
+	if (fresh)
+		given[n_given++ % GIVEN_RING] = port;
+	pthread_mutex_unlock(&given_mu);
+	return fresh;
+}
+
+int hp_free_port(void)
+{
+	for (int tries = 0; tries < 64; tries++) {
+		int port = port_outside_ephemeral();
+		if (port <= 0)
+			port = port_from_kernel();
+		if (port <= 0)
+			return -1;
+		if (give(port))
+			return port;
+	}
+	return -1;
 }
 
 /* Between fork and exec only async-signal-safe calls: the test process may

@@ -11,7 +11,9 @@ int64_t hp_now_ms(void); /* CLOCK_MONOTONIC */
 void hp_sleep_ms(int ms);
 
 /* A free TCP port on 127.0.0.1, or -1.  Free when asked: a caller must
- * still handle losing a race for it.  Chosen outside the kernel's ephemeral
+ * still handle losing a race for it (to another process).  Never one of the
+ * last 256 this process was given, so ports asked for one after the other
+ * before any is bound are distinct.  Chosen outside the kernel's ephemeral
  * range (ip_local_port_range) when possible: a node killed and restarted
  * must bind its port again, and an ephemeral port, once free, can be taken
  * by any process's outgoing connection for as long as that lives. */
