@@ -3,7 +3,7 @@
 # root and something is missing).  Safe to run repeatedly.
 set -e
 pkgs="build-essential autoconf automake libtool pkg-config check libdqlite-dev go-dqlite \
-libssl-dev openssl libedit-dev clang valgrind sqlite3 tmux"
+libssl-dev openssl libedit-dev clang libclang-rt-14-dev valgrind sqlite3 tmux"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -43,6 +43,9 @@ void dqlc_error_clear(dqlc_error_t *err)
 }
 
 static void vfill(dqlc_error_t *err, int code, const char *fmt, va_list ap)
+    DQLC__PRINTF(3, 0);
+
+static void vfill(dqlc_error_t *err, int code, const char *fmt, va_list ap)
 {
 	err->code = code;
 	err->sqlite_code = 0;

@@ -337,3 +337,8 @@ endif
 endif
 .PHONY: chaos
 # ---- end of faults, chaos and soak ------------------------------------------
+
+# The list of tests, for run-tests.sh's TESTS_EXCLUDE.
+print-tests:
+	@echo $(TESTS)
+.PHONY: print-tests
