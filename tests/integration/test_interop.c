@@ -336,6 +336,21 @@ static bool demo_ready(void)
 	return voters == 3 && v.type == DQLC_TYPE_INTEGER && v.v.i == 1;
 }
 
+/* Node i's HTTP API accepts connections.  dqlite-demo listens on it only
+ * after its node is ready and it ran its CREATE TABLE through the cluster,
+ * so a node can lag behind what demo_ready() sees by a round trip or two. */
+static bool demo_api_up(int i)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)demo.api_port[i])};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(s, 0);
+	bool up = connect(s, (struct sockaddr *)&sa, sizeof sa) == 0;
+	close(s);
+	return up;
+}
+
 static void demo_up(void)
 {
 	memset(&demo, 0, sizeof demo);
@@ -375,6 +390,17 @@ static void demo_up(void)
 			ck_abort_msg("the dqlite-demo cluster never had 3 voters and a model table");
 		}
 		hp_sleep_ms(100);
+	}
+	for (int i = 0; i < 3; i++) {
+		while (!demo_api_up(i)) {
+			demo_check_alive();
+			if (hp_now_ms() > deadline) {
+				demo_print_logs();
+				ck_abort_msg("dqlite-demo node %d never listened on its API port %d",
+					     i + 1, demo.api_port[i]);
+			}
+			hp_sleep_ms(50);
+		}
 	}
 }
 
