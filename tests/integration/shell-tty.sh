@@ -48,12 +48,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-# A cluster on free ports: try a few random bases.
+# A cluster on free ports: try a few bases derived from our pid, below the
+# kernel's ephemeral range (as the harness and run-examples.sh do): a port
+# in it can be held by any process's outgoing connection, and make check
+# makes thousands of them.
 export DQLC_NODE_BIN="${DQLC_NODE_BIN:-$tools/dqlc-node}"
+eph_lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null) || eph_lo=
+span=$((${eph_lo:-32768} - 20000 - 3))
+[ "$span" -ge 1000 ] || span=12000
 addrs=
+: >"$work/cluster.err"
 for try in 1 2 3 4 5; do
-	port=$((20000 + ($$ * 7 + try * 131) % 30000))
-	if addrs=$(sh "$cluster_sh" start -n 3 --port "$port" --dir "$work/cluster" --fresh --timeout 60 2>"$work/cluster.err"); then
+	port=$((20000 + ($$ * 7 + try * 2459) % span))
+	echo "--- attempt $try, ports $port..$((port + 2))" >>"$work/cluster.err"
+	if addrs=$(sh "$cluster_sh" start -n 3 --port "$port" --dir "$work/cluster" --fresh --timeout 60 2>>"$work/cluster.err"); then
 		break
 	fi
 	sh "$cluster_sh" stop --dir "$work/cluster" --clean >/dev/null 2>&1
