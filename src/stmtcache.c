@@ -211,12 +211,14 @@ static int run(struct dqlc_conn *c, bool query, const char *sql, const dqlc_valu
 	return rv;
 }
 
-int dqlc__conn_exec_cached(struct dqlc_conn *c, const char *sql, const dqlc_value_t *params,
-			   size_t n, dqlc_result_t **out, dqlc_error_t *err)
+/* Both entry points: the cache when it applies, else the plain SQL path. */
+static int run_cached(struct dqlc_conn *c, bool query, const char *sql,
+		      const dqlc_value_t *params, size_t n, dqlc_result_t **out, dqlc_error_t *err)
 {
 	int rv;
 	if (!use_cache(c, sql, err))
-		return dqlc_conn_exec(c, sql, params, n, out, err);
+		return query ? dqlc_conn_query(c, sql, params, n, out, err)
+			     : dqlc_conn_exec(c, sql, params, n, out, err);
 	if ((rv = dqlc__sql_refuse(sql, err)) != 0)
 		return rv;
 	if ((rv = dqlc__conn_enter(c, err)) != 0)
@@ -225,26 +227,19 @@ int dqlc__conn_exec_cached(struct dqlc_conn *c, const char *sql, const dqlc_valu
 	if (rv == 0)
 		rv = dqlc__conn_sql_check(c, sql, dqlc__conn_deadline(c), err);
 	if (rv == 0)
-		rv = run(c, false, sql, params, n, out, err);
+		rv = run(c, query, sql, params, n, out, err);
 	dqlc__conn_leave(c);
 	return rv;
+}
+
+int dqlc__conn_exec_cached(struct dqlc_conn *c, const char *sql, const dqlc_value_t *params,
+			   size_t n, dqlc_result_t **out, dqlc_error_t *err)
+{
+	return run_cached(c, false, sql, params, n, out, err);
 }
 
 int dqlc__conn_query_cached(struct dqlc_conn *c, const char *sql, const dqlc_value_t *params,
 			    size_t n, dqlc_result_t **out, dqlc_error_t *err)
 {
-	int rv;
-	if (!use_cache(c, sql, err) || dqlc__sql_has_keyword(sql, "RETURNING"))
-		return dqlc_conn_query(c, sql, params, n, out, err);
-	if ((rv = dqlc__sql_refuse(sql, err)) != 0)
-		return rv;
-	if ((rv = dqlc__conn_enter(c, err)) != 0)
-		return rv;
-	rv = dqlc__conn_open(c, dqlc__conn_deadline(c), err);
-	if (rv == 0)
-		rv = dqlc__conn_sql_check(c, sql, dqlc__conn_deadline(c), err);
-	if (rv == 0)
-		rv = run(c, true, sql, params, n, out, err);
-	dqlc__conn_leave(c);
-	return rv;
+	return run_cached(c, true, sql, params, n, out, err);
 }
