@@ -21,24 +21,14 @@ int dqlc__conn_new(struct dqlc_config *cfg, bool owns_cfg, const char *address, 
 		   void *tls, bool handshake_sent, struct dqlc_conn **out, dqlc_error_t *err)
 {
 	struct dqlc_conn *c = calloc(1, sizeof *c);
-	if (c == NULL)
-		goto oom;
-	c->rbuf = malloc(RBUF_INITIAL);
-	if (c->rbuf == NULL)
-		goto oom;
+	int e = 0;
+	if (c == NULL || (c->rbuf = malloc(RBUF_INITIAL)) == NULL)
+		goto fail;
 	c->rcap = RBUF_INITIAL;
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->wake_fd < 0) {
-		int e = errno;
-		free(c->rbuf);
-		free(c);
-		dqlc__tls_free(tls);
-		close(fd);
-		if (owns_cfg) {
-			dqlc__config_clear(cfg);
-			free(cfg);
-		}
-		return dqlc__err_sys(err, DQLC_ENOMEM, e, "eventfd");
+		e = errno;
+		goto fail;
 	}
 	dqlc__wbuf_init(&c->wbuf);
 	c->cfg = cfg;
@@ -57,8 +47,9 @@ int dqlc__conn_new(struct dqlc_config *cfg, bool owns_cfg, const char *address, 
 	}
 	*out = c;
 	return 0;
-oom:
-	if (c)
+fail:
+	/* Everything handed over is ours to release, whatever failed. */
+	if (c != NULL)
 		free(c->rbuf);
 	free(c);
 	dqlc__tls_free(tls);
@@ -67,6 +58,8 @@ oom:
 		dqlc__config_clear(cfg);
 		free(cfg);
 	}
+	if (e != 0)
+		return dqlc__err_sys(err, DQLC_ENOMEM, e, "eventfd");
 	return dqlc__err(err, DQLC_ENOMEM, "out of memory");
 }
 
